@@ -1,0 +1,40 @@
+"""The HTTP application: every module's router under ``/api/v1``, problem+json errors, OpenAPI 3.1."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from omniloom import __version__
+from omniloom.catalog.api import router as catalog_router
+from omniloom.channels.api import router as channels_router
+from omniloom.inventory.api import router as inventory_router
+from omniloom.platform.clock import Clock, SystemClock
+from omniloom.platform.db import Database, make_engine
+from omniloom.platform.http import KeyCache, install_error_handlers
+from omniloom.platform.schema import ensure_migrated
+from omniloom.platform.settings import Settings, get_settings
+from omniloom.pricing.api import router as pricing_router
+
+API_PREFIX = "/api/v1"
+DESCRIPTION = """One system behind every channel a retailer sells through: one catalog, one stock picture across
+stores and warehouses, one set of prices. Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
+`application/problem+json`; money is integer minor units with an ISO 4217 currency; lists are cursor-paginated."""
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    """Build the application; refuses to start on a database that ``omniloom init`` has not migrated."""
+    settings = settings or get_settings()
+    if database is None:
+        database = Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
+    ensure_migrated(database.engine)
+    app = FastAPI(title="Omniloom", version=__version__, description=DESCRIPTION,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.database = database
+    app.state.clock = clock or SystemClock()
+    app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+    install_error_handlers(app)
+    for router in (inventory_router, pricing_router, channels_router, catalog_router):
+        app.include_router(router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,5 @@
+"""HTTP endpoints of the catalog module."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["catalog"])

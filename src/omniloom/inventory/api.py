@@ -1,0 +1,5 @@
+"""HTTP endpoints of the inventory module."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["inventory"])

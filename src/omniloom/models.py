@@ -1,0 +1,13 @@
+"""Every table's metadata in one place, for migrations and test set-up. Nothing else imports this."""
+
+from omniloom.catalog import models as catalog_models
+from omniloom.channels import models as channel_models
+from omniloom.inventory import models as inventory_models
+from omniloom.platform import auth, idempotency, outbox
+from omniloom.platform.db import Base
+from omniloom.pricing import models as pricing_models
+
+metadata = Base.metadata
+
+__all__ = ["auth", "catalog_models", "channel_models", "idempotency", "inventory_models", "metadata",
+           "outbox", "pricing_models"]

@@ -1,0 +1,143 @@
+"""HTTP plumbing shared by every module's router: dependencies, auth and problem+json rendering."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omniloom.platform.auth import Principal, find_principal
+from omniloom.platform.clock import Clock
+from omniloom.platform.db import Database
+from omniloom.platform.errors import FieldError, InvalidInput, MalformedRequest, OmniloomError, Unauthenticated
+from omniloom.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from omniloom.platform.settings import Settings
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("omniloom.http")
+_bearer = HTTPBearer(auto_error=False, description="An Omniloom API key: `Authorization: Bearer olk_...`")
+
+
+class KeyCache:
+    """Verified keys, trusted for a few seconds so a hot endpoint does not look its key up every time."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl = ttl_seconds
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, secret: str) -> Principal | None:
+        entry = self._entries.get(secret)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, secret: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[secret] = (time.monotonic() + self.ttl, principal)
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings_dependency(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """The caller behind the bearer key; 401 when it is missing or unknown."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    cache: KeyCache = request.app.state.key_cache
+    principal = cache.get(credentials.credentials)
+    if principal is None:
+        with get_database(request).read() as session:
+            principal = find_principal(session, credentials.credentials)
+        if principal is None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        cache.put(credentials.credentials, principal)
+    return principal
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dependency)]
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+DEFAULT_PAGE_LIMIT = DEFAULT_LIMIT
+
+
+def problem_response(error: OmniloomError, request: Request) -> JSONResponse:
+    return JSONResponse(error.problem(instance=request.url.path), status_code=error.status,
+                        media_type=PROBLEM_JSON)
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    """``("body", "variants", 0, "gtin")`` → ``variants[0].gtin``."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    path = ""
+    for part in parts:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path or str(location[0] if location else "body")
+
+
+def _clean_message(message: str) -> str:
+    return message.removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error as RFC 9457 problem+json; an unexpected exception is the only 500."""
+
+    @app.exception_handler(OmniloomError)
+    async def _domain(request: Request, error: OmniloomError) -> JSONResponse:
+        return problem_response(error, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = error.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            detail = next(e for e in errors if e.get("type") == "json_invalid")
+            message = detail.get("ctx", {}).get("error", "malformed JSON")
+            malformed = MalformedRequest(f"the request body is not valid JSON: {message}",
+                                         errors=[FieldError("body", f"not valid JSON: {message}")])
+            return problem_response(malformed, request)
+        fields = [FieldError(field_path(tuple(e["loc"])), _clean_message(e["msg"])) for e in errors]
+        invalid = InvalidInput("; ".join(f"{f.field}: {f.message}" for f in fields[:5]), errors=fields)
+        return problem_response(invalid, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        body = {"type": "about:blank", "title": str(error.detail), "status": error.status_code,
+                "detail": str(error.detail)}
+        return JSONResponse(body, status_code=error.status_code, media_type=PROBLEM_JSON,
+                            headers=getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        body = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                "detail": "an unexpected error occurred; it has been logged"}
+        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+

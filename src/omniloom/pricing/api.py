@@ -1,0 +1,5 @@
+"""HTTP endpoints of the pricing module."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["pricing"])
