@@ -108,7 +108,6 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction (never committed)."""
+        """A read-only transaction, never committed; loaded objects stay readable after the block."""
         with self._reader() as session:
             yield session
-            session.rollback()

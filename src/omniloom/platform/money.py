@@ -26,7 +26,10 @@ MinorUnits = Annotated[int, Field(ge=0, le=10**15, description="Integer minor un
 
 
 class Money(BaseModel):
-    """An amount in minor units of a currency: ``{"amount": 1999, "currency": "EUR"}`` is EUR 19.99."""
+    """An amount in minor units of a currency: ``{"amount": 1999, "currency": "EUR"}`` is EUR 19.99.
+
+    Minor units follow the CLDR currency digits: 2 for EUR and USD, 0 for JPY and IDR, 3 for KWD.
+    """
 
     model_config = ConfigDict(frozen=True)
 

@@ -60,9 +60,9 @@ def record(session: Session, event: DomainEvent, *, clock: Clock) -> str:
 
 def assign_positions(session: Session, *, batch: int = 1000) -> int:
     """Number committed, unnumbered events in id order; returns how many were numbered."""
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
-            return 0
+    on_postgres = session.get_bind().dialect.name == "postgresql"
+    if on_postgres and not session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))):
+        return 0
     ids = session.scalars(
         select(OutboxEvent.id).where(OutboxEvent.position.is_(None)).order_by(OutboxEvent.id).limit(batch)
     ).all()

@@ -1,0 +1,1 @@
+"""Demo retailer: a realistic store network, channels of every type, a catalog with stock spread over it."""
