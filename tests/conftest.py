@@ -41,7 +41,8 @@ class DatabaseFactory:
         self.tmp = tmp
         self.created: list[tuple[str, Engine]] = []
 
-    def create(self) -> str:
+    def create(self, *, migrated: bool = True) -> str:
+        """The URL of a new database, migrated to the newest schema unless ``migrated`` is false."""
         name = f"omniloom_test_{uuid.uuid4().hex[:12]}"
         base = server_url()
         if base and base.startswith("postgresql"):
@@ -53,7 +54,8 @@ class DatabaseFactory:
         else:
             url = f"sqlite:///{self.tmp / (name + '.db')}"
         engine = make_engine(url, pool_size=40)
-        upgrade(engine)
+        if migrated:
+            upgrade(engine)
         self.created.append((name, engine))
         return url
 

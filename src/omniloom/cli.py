@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from omniloom.demo.load import load_demo
 from omniloom.platform.auth import create_api_key, list_api_keys, revoke_api_key
 from omniloom.platform.clock import SystemClock
 from omniloom.platform.db import Database, make_engine
@@ -104,7 +105,7 @@ def keys_list() -> None:
     for key in keys:
         table.add_row(key.id, key.role, key.name, key.hint + "…", key.created_at.isoformat(timespec="seconds"),
                       key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "")
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @keys_app.command("revoke")
@@ -118,8 +119,6 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
 @app.command()
 def demo(seed: Annotated[int, typer.Option(help="Random seed: the same seed loads the same retailer.")] = 7) -> None:
     """Load a realistic demo retailer: warehouse, stores, channels of every type, catalog, prices and stock."""
-    from omniloom.demo import load_demo
-
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -136,6 +135,7 @@ def main() -> None:
         err.print(f"error: OMNILOOM_{str(first['loc'][0]).upper()}: {first['msg']}", markup=False, highlight=False)
         sys.exit(2)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app()
     except OmniloomError as error:
