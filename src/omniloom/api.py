@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from pydantic import BaseModel
+from sqlalchemy import text
 
 from omniloom import __version__
 from omniloom.catalog.api import router as catalog_router
@@ -10,7 +12,7 @@ from omniloom.channels.api import router as channels_router
 from omniloom.inventory.api import router as inventory_router
 from omniloom.platform.clock import Clock, SystemClock
 from omniloom.platform.db import Database, make_engine
-from omniloom.platform.http import KeyCache, install_error_handlers
+from omniloom.platform.http import DatabaseDep, KeyCache, install_error_handlers
 from omniloom.platform.schema import ensure_migrated
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.pricing.api import router as pricing_router
@@ -37,4 +39,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_error_handlers(app)
     for router in (inventory_router, pricing_router, channels_router, catalog_router):
         app.include_router(router, prefix=API_PREFIX)
+    app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
     return app
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    version: str
+
+
+def health(db: DatabaseDep) -> Health:
+    """Liveness and readiness: answers 200 once the database answers (no key needed)."""
+    with db.read() as session:
+        session.execute(text("SELECT 1"))
+    return Health(status="ok", database=db.dialect, version=__version__)

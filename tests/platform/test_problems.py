@@ -84,3 +84,17 @@ def test_unexpected_error_is_a_500_problem_without_internals() -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert "secret" not in response.text
+
+
+def test_health_answers_without_a_key(client: TestClient) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["database"] in ("sqlite", "postgresql")
+
+
+def test_openapi_is_3_1_and_documents_the_key_scheme(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.1")
+    assert "HTTPBearer" in document["components"]["securitySchemes"]
+    assert "/api/v1/reservations" in document["paths"]

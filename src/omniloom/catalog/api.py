@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
 from omniloom.catalog import service
@@ -24,14 +24,15 @@ from omniloom.catalog.schemas import (
 )
 from omniloom.channels import service as channels
 from omniloom.platform.auth import Principal
-from omniloom.platform.errors import Forbidden
 from omniloom.platform.http import (
     DEFAULT_PAGE_LIMIT,
+    AdminDep,
+    ChannelInPathDep,
     ClockDep,
     CursorQuery,
     DatabaseDep,
     LimitQuery,
-    PrincipalDep,
+    roles,
 )
 from omniloom.platform.pagination import Page
 from omniloom.pricing import service as pricing
@@ -39,26 +40,7 @@ from omniloom.pricing import service as pricing
 router = APIRouter(tags=["catalog"])
 
 
-def _admin(principal: PrincipalDep) -> Principal:
-    principal.require_admin()
-    return principal
-
-
-def _catalog_reader(principal: PrincipalDep) -> Principal:
-    """Admin, channel and store keys read the catalog; customer keys do not."""
-    if principal.kind not in ("admin", "channel", "store"):
-        raise Forbidden(f"role '{principal.role}' may not read the catalog")
-    return principal
-
-
-def _channel_actor(code: str, principal: PrincipalDep) -> Principal:
-    principal.require_channel(code)
-    return principal
-
-
-AdminDep = Annotated[Principal, Depends(_admin)]
-ReaderDep = Annotated[Principal, Depends(_catalog_reader)]
-ChannelActorDep = Annotated[Principal, Depends(_channel_actor)]
+ReaderDep = Annotated[Principal, roles("admin", "channel", "store", action="read the catalog")]
 
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductOut)
@@ -128,7 +110,7 @@ def get_variant(sku: str, principal: ReaderDep, db: DatabaseDep) -> VariantDetai
 
 
 @router.put("/channels/{code}/listings/{sku:path}", response_model=ListingOut)
-def put_listing(code: str, sku: str, body: ListingUpdate, _: ChannelActorDep, db: DatabaseDep,
+def put_listing(code: str, sku: str, body: ListingUpdate, _: ChannelInPathDep, db: DatabaseDep,
                 clock: ClockDep) -> ListingOut:
     """Set a channel's listing of a SKU: its listing id there and the fields it overrides."""
     with db.write() as session:
@@ -138,7 +120,7 @@ def put_listing(code: str, sku: str, body: ListingUpdate, _: ChannelActorDep, db
 
 
 @router.get("/channels/{code}/listings", response_model=Page[ListingOut])
-def list_listings(code: str, _: ChannelActorDep, db: DatabaseDep, limit: LimitQuery = DEFAULT_PAGE_LIMIT,
+def list_listings(code: str, _: ChannelInPathDep, db: DatabaseDep, limit: LimitQuery = DEFAULT_PAGE_LIMIT,
                   cursor: CursorQuery = None) -> Page[ListingOut]:
     """A channel's listings ordered by SKU."""
     with db.read() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 from sqlalchemy.orm import Session
 
 from omniloom.channels import service
@@ -13,8 +13,17 @@ from omniloom.channels.schemas import Change, ChannelCreate, ChannelOut, Channel
 from omniloom.inventory import service as inventory
 from omniloom.platform import outbox
 from omniloom.platform.auth import Principal
-from omniloom.platform.errors import FieldError, Forbidden, InvalidInput, NotFound
-from omniloom.platform.http import DEFAULT_PAGE_LIMIT, ClockDep, CursorQuery, DatabaseDep, LimitQuery, PrincipalDep
+from omniloom.platform.errors import FieldError, InvalidInput, NotFound
+from omniloom.platform.http import (
+    DEFAULT_PAGE_LIMIT,
+    AdminDep,
+    ChannelInPathDep,
+    ClockDep,
+    CursorQuery,
+    DatabaseDep,
+    LimitQuery,
+    roles,
+)
 from omniloom.platform.pagination import Page
 from omniloom.pricing import service as pricing
 from omniloom.pricing.errors import PriceListNotFound
@@ -22,25 +31,7 @@ from omniloom.pricing.errors import PriceListNotFound
 router = APIRouter(tags=["channels"])
 
 
-def _admin(principal: PrincipalDep) -> Principal:
-    principal.require_admin()
-    return principal
-
-
-def _channel_reader(code: str, principal: PrincipalDep) -> Principal:
-    principal.require_channel(code)
-    return principal
-
-
-def _registry_reader(principal: PrincipalDep) -> Principal:
-    if principal.kind not in ("admin", "channel"):
-        raise Forbidden(f"role '{principal.role}' may not read channels; it needs admin or a channel role")
-    return principal
-
-
-AdminDep = Annotated[Principal, Depends(_admin)]
-ChannelReaderDep = Annotated[Principal, Depends(_channel_reader)]
-RegistryReaderDep = Annotated[Principal, Depends(_registry_reader)]
+RegistryReaderDep = Annotated[Principal, roles("admin", "channel", action="read channels")]
 
 
 @router.post("/channels", status_code=status.HTTP_201_CREATED, response_model=ChannelOut)
@@ -63,7 +54,7 @@ def list_channels(principal: RegistryReaderDep, db: DatabaseDep, limit: LimitQue
 
 
 @router.get("/channels/{code}", response_model=ChannelOut)
-def get_channel(code: str, _: ChannelReaderDep, db: DatabaseDep) -> ChannelOut:
+def get_channel(code: str, _: ChannelInPathDep, db: DatabaseDep) -> ChannelOut:
     """One channel; a channel key may read only its own."""
     with db.read() as session:
         return ChannelOut.model_validate(service.get_channel(session, code))

@@ -68,6 +68,11 @@ class Principal:
         if not (self.is_admin or self.role == f"store:{location_code}"):
             raise Forbidden(f"role '{self.role}' may not act for location '{location_code}'")
 
+    def require_kind(self, *kinds: str, action: str) -> None:
+        """The role is one of ``kinds`` (admin, store, channel, customer)."""
+        if self.kind not in kinds:
+            raise Forbidden(f"role '{self.role}' may not {action}; it needs one of the roles: {', '.join(kinds)}")
+
     def require_staff(self) -> None:
         """Admin or any store associate: people who run the business."""
         if not (self.is_admin or self.kind == "store"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniloom.platform.auth import Principal, find_principal
@@ -43,22 +44,24 @@ class KeyCache:
         self._entries[secret] = (time.monotonic() + self.ttl, principal)
 
 
-def get_database(request: Request) -> Database:
+# The dependencies are ``async def`` so FastAPI runs them on the event loop instead of handing each one to a
+# worker thread; only a key-cache miss does I/O, and that goes to the thread pool.
+async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def get_settings_dependency(request: Request) -> Settings:
+async def get_settings_dependency(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def authenticate(
+async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
     """The caller behind the bearer key; 401 when it is missing or unknown."""
@@ -67,11 +70,29 @@ def authenticate(
     cache: KeyCache = request.app.state.key_cache
     principal = cache.get(credentials.credentials)
     if principal is None:
-        with get_database(request).read() as session:
-            principal = find_principal(session, credentials.credentials)
+        principal = await run_in_threadpool(_look_up_key, request.app.state.database, credentials.credentials)
         if principal is None:
             raise Unauthenticated("the API key is unknown or revoked")
         cache.put(credentials.credentials, principal)
+    return principal
+
+
+
+def _look_up_key(database: Database, secret: str) -> Principal | None:
+    with database.read() as session:
+        return find_principal(session, secret)
+
+
+def roles(*kinds: str, action: str) -> Any:
+    """A dependency admitting only keys of these role kinds: ``Annotated[Principal, roles("admin", ...)]``."""
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        principal.require_kind(*kinds, action=action)
+        return principal
+    return Depends(dependency)
+
+
+async def _channel_in_path(code: str, principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    principal.require_channel(code)
     return principal
 
 
@@ -79,6 +100,9 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dependency)]
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+AdminDep = Annotated[Principal, roles("admin", action="do this")]
+ChannelInPathDep = Annotated[Principal, Depends(_channel_in_path)]
+"""Admin, or the key of the channel named by the ``{code}`` path parameter."""
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 DEFAULT_PAGE_LIMIT = DEFAULT_LIMIT

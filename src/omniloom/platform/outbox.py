@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, Index, String, func, select, text, update
+from sqlalchemy import BigInteger, Index, String, func, insert, select, text, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from omniloom.platform.clock import Clock
@@ -51,10 +51,10 @@ class DomainEvent(BaseModel):
 def record(session: Session, event: DomainEvent, *, clock: Clock) -> str:
     """Add ``event`` to the outbox inside the caller's transaction; returns its event id."""
     event_id = new_id("evt")
-    session.add(OutboxEvent(
-        event_id=event_id, type=event.event_type, version=event.version, subject=event.subject(),
-        payload=event.model_dump(mode="json"), occurred_at=clock.now(),
-    ))
+    session.execute(insert(OutboxEvent), [{
+        "event_id": event_id, "type": event.event_type, "version": event.version, "subject": event.subject(),
+        "payload": event.model_dump(mode="json"), "occurred_at": clock.now(),
+    }])
     return event_id
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 
 from omniloom.platform.auth import Principal
-from omniloom.platform.errors import Forbidden, InvalidInput
-from omniloom.platform.http import DEFAULT_PAGE_LIMIT, ClockDep, CursorQuery, DatabaseDep, LimitQuery, PrincipalDep
+from omniloom.platform.errors import InvalidInput
+from omniloom.platform.http import (
+    DEFAULT_PAGE_LIMIT,
+    AdminDep,
+    ClockDep,
+    CursorQuery,
+    DatabaseDep,
+    LimitQuery,
+    roles,
+)
 from omniloom.platform.pagination import Page
 from omniloom.pricing import service
 from omniloom.pricing.schemas import PriceListCreate, PriceListOut, PriceOut, PriceSet
@@ -16,20 +24,7 @@ from omniloom.pricing.schemas import PriceListCreate, PriceListOut, PriceOut, Pr
 router = APIRouter(tags=["pricing"])
 
 
-def _admin(principal: PrincipalDep) -> Principal:
-    principal.require_admin()
-    return principal
-
-
-def _price_reader(principal: PrincipalDep) -> Principal:
-    """Admin and channel keys read prices."""
-    if principal.kind not in ("admin", "channel"):
-        raise Forbidden(f"role '{principal.role}' may not read price lists; it needs admin or a channel role")
-    return principal
-
-
-AdminDep = Annotated[Principal, Depends(_admin)]
-ReaderDep = Annotated[Principal, Depends(_price_reader)]
+ReaderDep = Annotated[Principal, roles("admin", "channel", action="read price lists")]
 
 
 @router.post("/price-lists", status_code=status.HTTP_201_CREATED, response_model=PriceListOut)
