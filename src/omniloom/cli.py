@@ -26,7 +26,7 @@ app = typer.Typer(help="Omniloom: one omnichannel commerce engine behind every c
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _database(settings: Settings) -> Database:

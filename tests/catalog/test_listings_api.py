@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from omniloom.catalog import service
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
-from tests.factories import make_channel, make_product, recorded_events, row_counts
+from tests.checks import assert_problem, counts
+from tests.factories import make_channel, make_product, recorded_events
 
 
 @pytest.fixture
@@ -22,16 +23,6 @@ def catalog(database: Database, clock: FrozenClock) -> None:
         make_channel(session, code="web", clock=clock)
 
 
-def counts(database: Database) -> dict[str, int]:
-    with database.read() as session:
-        return row_counts(session)
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"https://omniloom.dev/problems/{slug}"
-    return body
 
 
 @pytest.mark.usefixtures("catalog")
@@ -78,7 +69,7 @@ def test_a_listing_id_is_unique_per_channel(admin: TestClient, database: Databas
     admin.put("/channels/amazon/listings/TEE-M", json={"listing_id": "B0TEE"})
     before = counts(database)
 
-    body = problem(admin.put("/channels/amazon/listings/TEE-L", json={"listing_id": "B0TEE"}), 409,
+    body = assert_problem(admin.put("/channels/amazon/listings/TEE-L", json={"listing_id": "B0TEE"}), 409,
                    "listing-id-taken")
     assert body["errors"] == [{"field": "listing_id",
                                "message": "listing id 'B0TEE' is already used on channel 'amazon' by SKU 'TEE-M'"}]
@@ -89,11 +80,11 @@ def test_a_listing_id_is_unique_per_channel(admin: TestClient, database: Databas
 @pytest.mark.usefixtures("catalog")
 def test_unknown_channel_or_sku_is_a_404_naming_it(admin: TestClient, database: Database) -> None:
     before = counts(database)
-    assert problem(admin.put("/channels/ebay/listings/TEE-M", json={}), 404, "channel-not-found")["detail"] == (
+    assert assert_problem(admin.put("/channels/ebay/listings/TEE-M", json={}), 404, "channel-not-found")["detail"] == (
         "channel 'ebay' does not exist")
-    assert problem(admin.put("/channels/amazon/listings/NOPE", json={}), 404, "sku-not-found")["detail"] == (
+    assert assert_problem(admin.put("/channels/amazon/listings/NOPE", json={}), 404, "sku-not-found")["detail"] == (
         "SKU 'NOPE' does not exist")
-    assert problem(admin.get("/channels/ebay/listings"), 404, "channel-not-found")["channel"] == "ebay"
+    assert assert_problem(admin.get("/channels/ebay/listings"), 404, "channel-not-found")["channel"] == "ebay"
     assert counts(database) == before
 
 
@@ -107,7 +98,7 @@ def test_unknown_channel_or_sku_is_a_404_naming_it(admin: TestClient, database: 
 def test_bad_listing_input_is_refused(admin: TestClient, database: Database, body: dict[str, Any], field: str,
                                       message: str) -> None:
     before = counts(database)
-    assert problem(admin.put("/channels/amazon/listings/TEE-M", json=body), 422, "validation")["errors"] == [
+    assert assert_problem(admin.put("/channels/amazon/listings/TEE-M", json=body), 422, "validation")["errors"] == [
         {"field": field, "message": message}]
     assert counts(database) == before
 
@@ -117,10 +108,10 @@ def test_only_admin_or_the_channel_itself_manages_its_listings(
     client: TestClient, api_as: Callable[[str], TestClient], database: Database
 ) -> None:
     before = counts(database)
-    assert problem(client.put("/api/v1/channels/amazon/listings/TEE-M", json={}), 401, "unauthenticated")
+    assert assert_problem(client.put("/api/v1/channels/amazon/listings/TEE-M", json={}), 401, "unauthenticated")
     for role in ("channel:web", "store:AMS-01", "customer:cus_1"):
-        assert problem(api_as(role).put("/channels/amazon/listings/TEE-M", json={}), 403, "forbidden")
-        assert problem(api_as(role).get("/channels/amazon/listings"), 403, "forbidden")
+        assert assert_problem(api_as(role).put("/channels/amazon/listings/TEE-M", json={}), 403, "forbidden")
+        assert assert_problem(api_as(role).get("/channels/amazon/listings"), 403, "forbidden")
     assert counts(database) == before
 
     amazon = api_as("channel:amazon")

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
-from tests.factories import make_channel, make_price_list, make_product, recorded_events, row_counts
+from tests.checks import counts
+from tests.factories import make_channel, make_price_list, make_product, recorded_events
 
 ProblemErrors = list[dict[str, str]]
 
@@ -39,10 +40,6 @@ def with_variant_change(index: int, **changes: Any) -> dict[str, Any]:
     body["variants"][index].update(changes)
     return body
 
-
-def counts(database: Database) -> dict[str, int]:
-    with database.read() as session:
-        return row_counts(session)
 
 
 def assert_refused(response: Any, status: int, slug: str, errors: ProblemErrors | None = None) -> None:

@@ -14,7 +14,8 @@ from omniloom.inventory import service as inventory
 from omniloom.inventory.schemas import Address, LocationCreate
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
-from tests.factories import make_channel, make_price_list, recorded_events, row_counts
+from tests.checks import assert_problem, counts
+from tests.factories import make_channel, make_price_list, recorded_events
 
 FEED = {"link_template": "https://shop.example.com/p/{sku}?utm_source=google",
         "title_template": "{brand} {title} {options[colour]}", "attribute_map": {"colour": "color"},
@@ -33,19 +34,6 @@ def channel_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"code": "web", "name": "Web shop", "type": "web", "currency": "EUR",
                             "price_list": "WEB-EUR"}
     body.update(overrides)
-    return body
-
-
-def counts(database: Database) -> dict[str, int]:
-    with database.read() as session:
-        return row_counts(session)
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"https://omniloom.dev/problems/{slug}"
     return body
 
 
@@ -117,7 +105,7 @@ def test_invalid_channels_are_refused_naming_the_field(
     admin: TestClient, database: Database, overrides: dict[str, Any], errors: list[dict[str, str]]
 ) -> None:
     before = counts(database)
-    assert problem(admin.post("/channels", json=channel_body(**overrides)), 422, "validation")["errors"] == errors
+    assert_problem(admin.post("/channels", json=channel_body(**overrides)), 422, "validation", errors)
     assert counts(database) == before
 
 
@@ -125,15 +113,15 @@ def test_invalid_channels_are_refused_naming_the_field(
 def test_a_taken_code_is_a_conflict(admin: TestClient, database: Database) -> None:
     admin.post("/channels", json=channel_body())
     before = counts(database)
-    assert problem(admin.post("/channels", json=channel_body(name="Again")), 409, "channel-code-taken")["detail"] == (
-        "a channel with code 'web' already exists")
+    refused = assert_problem(admin.post("/channels", json=channel_body(name="Again")), 409, "channel-code-taken")
+    assert refused["detail"] == "a channel with code 'web' already exists"
     assert counts(database) == before
 
 
 @pytest.mark.usefixtures("price_lists")
 def test_malformed_json_is_a_400(admin: TestClient, database: Database) -> None:
     before = counts(database)
-    problem(admin.post("/channels", content=b"{nope", headers={"content-type": "application/json"}), 400,
+    assert_problem(admin.post("/channels", content=b"{nope", headers={"content-type": "application/json"}), 400,
             "malformed-request")
     assert counts(database) == before
 
@@ -143,9 +131,9 @@ def test_only_admin_registers_channels(
     client: TestClient, api_as: Callable[[str], TestClient], database: Database
 ) -> None:
     before = counts(database)
-    problem(client.post("/api/v1/channels", json=channel_body()), 401, "unauthenticated")
+    assert_problem(client.post("/api/v1/channels", json=channel_body()), 401, "unauthenticated")
     for role in ("channel:web", "store:AMS-01", "customer:cus_1"):
-        problem(api_as(role).post("/channels", json=channel_body()), 403, "forbidden")
+        assert_problem(api_as(role).post("/channels", json=channel_body()), 403, "forbidden")
     assert counts(database) == before
 
 
@@ -158,12 +146,12 @@ def test_a_channel_key_reads_only_its_own_channel(
     web = api_as("channel:web")
 
     assert web.get("/channels/web").json()["code"] == "web"
-    problem(web.get("/channels/amazon"), 403, "forbidden")
+    assert_problem(web.get("/channels/amazon"), 403, "forbidden")
     assert [item["code"] for item in web.get("/channels").json()["items"]] == ["web"]
     assert [item["code"] for item in admin.get("/channels").json()["items"]] == ["amazon", "web"]
-    problem(api_as("store:AMS-01").get("/channels"), 403, "forbidden")
-    problem(api_as("store:AMS-01").get("/channels/web"), 403, "forbidden")
-    problem(admin.get("/channels/ebay"), 404, "channel-not-found")
+    assert_problem(api_as("store:AMS-01").get("/channels"), 403, "forbidden")
+    assert_problem(api_as("store:AMS-01").get("/channels/web"), 403, "forbidden")
+    assert_problem(admin.get("/channels/ebay"), 404, "channel-not-found")
 
 
 def test_channels_are_paginated_by_code(admin: TestClient, database: Database, clock: FrozenClock) -> None:
@@ -230,7 +218,7 @@ def test_patch_refuses_bad_input_and_changes_nothing(
         make_price_list(session, code="OTHER-USD", currency="USD", clock=clock)
     before, channel = counts(database), admin.get("/channels/web").json()
 
-    assert problem(admin.patch("/channels/web", json=body), 422, "validation")["errors"] == errors
+    assert assert_problem(admin.patch("/channels/web", json=body), 422, "validation")["errors"] == errors
     assert counts(database) == before
     assert admin.get("/channels/web").json() == channel
 
@@ -240,8 +228,8 @@ def test_patch_needs_admin_and_an_existing_channel(
 ) -> None:
     with database.write() as session:
         make_channel(session, code="web", clock=clock)
-    problem(api_as("channel:web").patch("/channels/web", json={"safety_stock": 9}), 403, "forbidden")
-    problem(admin.patch("/channels/ebay", json={"safety_stock": 9}), 404, "channel-not-found")
+    assert_problem(api_as("channel:web").patch("/channels/web", json={"safety_stock": 9}), 403, "forbidden")
+    assert_problem(admin.patch("/channels/ebay", json={"safety_stock": 9}), 404, "channel-not-found")
     assert admin.get("/channels/web").json()["safety_stock"] == 0
 
 
@@ -275,7 +263,7 @@ def test_unknown_locations_are_refused_naming_each(admin: TestClient, database: 
     before = counts(database)
     body = channel_body(location_codes=["AMS-01", "RTM-01", "WH-NL", "UTR-02"], price_list="US")
 
-    assert problem(admin.post("/channels", json=body), 422, "validation")["errors"] == [
+    assert assert_problem(admin.post("/channels", json=body), 422, "validation")["errors"] == [
         {"field": "currency", "message": "wrong currency: the channel sells in EUR but price list 'US' is in USD"},
         {"field": "location_codes[1]", "message": "location 'RTM-01' does not exist"},
         {"field": "location_codes[3]", "message": "location 'UTR-02' does not exist"},
@@ -283,6 +271,7 @@ def test_unknown_locations_are_refused_naming_each(admin: TestClient, database: 
     assert counts(database) == before
 
     admin.post("/channels", json=channel_body(location_codes=["AMS-01"]))
-    refused = problem(admin.patch("/channels/web", json={"location_codes": ["WH-NL", "GONE"]}), 422, "validation")
+    response = admin.patch("/channels/web", json={"location_codes": ["WH-NL", "GONE"]})
+    refused = assert_problem(response, 422, "validation")
     assert refused["errors"] == [{"field": "location_codes[1]", "message": "location 'GONE' does not exist"}]
     assert admin.get("/channels/web").json()["location_codes"] == ["AMS-01"]

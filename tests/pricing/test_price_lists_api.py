@@ -9,19 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from omniloom.platform.db import Database
-from tests.factories import recorded_events, row_counts
-
-
-def counts(database: Database) -> dict[str, int]:
-    with database.read() as session:
-        return row_counts(session)
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"https://omniloom.dev/problems/{slug}"
-    return body
+from tests.checks import assert_problem, counts
+from tests.factories import recorded_events
 
 
 def test_create_and_read_a_price_list(admin: TestClient, api_as: Callable[[str], TestClient],
@@ -77,14 +66,14 @@ def test_price_lists_are_paginated_by_code(admin: TestClient) -> None:
 def test_invalid_price_lists_are_refused(admin: TestClient, database: Database, body: dict[str, Any],
                                          errors: list[dict[str, str]]) -> None:
     before = counts(database)
-    assert problem(admin.post("/price-lists", json=body), 422, "validation")["errors"] == errors
+    assert assert_problem(admin.post("/price-lists", json=body), 422, "validation")["errors"] == errors
     assert counts(database) == before
 
 
 def test_a_taken_code_is_a_conflict(admin: TestClient, database: Database) -> None:
     admin.post("/price-lists", json={"code": "WEB-EUR", "currency": "EUR"})
     before = counts(database)
-    body = problem(admin.post("/price-lists", json={"code": "WEB-EUR", "currency": "USD"}), 409,
+    body = assert_problem(admin.post("/price-lists", json={"code": "WEB-EUR", "currency": "USD"}), 409,
                    "price-list-code-taken")
     assert body["errors"] == [{"field": "code", "message": "a price list with code 'WEB-EUR' already exists"}]
     assert counts(database) == before
@@ -92,7 +81,7 @@ def test_a_taken_code_is_a_conflict(admin: TestClient, database: Database) -> No
 
 def test_malformed_json_is_a_400(admin: TestClient, database: Database) -> None:
     before = counts(database)
-    problem(admin.post("/price-lists", content=b"[", headers={"content-type": "application/json"}), 400,
+    assert_problem(admin.post("/price-lists", content=b"[", headers={"content-type": "application/json"}), 400,
             "malformed-request")
     assert counts(database) == before
 
@@ -101,15 +90,15 @@ def test_writes_need_admin_and_reads_need_admin_or_a_channel(
     client: TestClient, api_as: Callable[[str], TestClient], admin: TestClient, database: Database
 ) -> None:
     before = counts(database)
-    problem(client.post("/api/v1/price-lists", json={"code": "X", "currency": "EUR"}), 401, "unauthenticated")
+    assert_problem(client.post("/api/v1/price-lists", json={"code": "X", "currency": "EUR"}), 401, "unauthenticated")
     for role in ("channel:web", "store:AMS-01"):
-        problem(api_as(role).post("/price-lists", json={"code": "X", "currency": "EUR"}), 403, "forbidden")
+        assert_problem(api_as(role).post("/price-lists", json={"code": "X", "currency": "EUR"}), 403, "forbidden")
     assert counts(database) == before
 
     admin.post("/price-lists", json={"code": "X", "currency": "EUR"})
     for role in ("store:AMS-01", "customer:cus_1"):
-        problem(api_as(role).get("/price-lists"), 403, "forbidden")
-        problem(api_as(role).get("/price-lists/X"), 403, "forbidden")
-    problem(client.get("/api/v1/price-lists"), 401, "unauthenticated")
+        assert_problem(api_as(role).get("/price-lists"), 403, "forbidden")
+        assert_problem(api_as(role).get("/price-lists/X"), 403, "forbidden")
+    assert_problem(client.get("/api/v1/price-lists"), 401, "unauthenticated")
     assert [item["code"] for item in api_as("channel:pos").get("/price-lists").json()["items"]] == ["X"]
-    problem(admin.get("/price-lists/NOPE"), 404, "price-list-not-found")
+    assert_problem(admin.get("/price-lists/NOPE"), 404, "price-list-not-found")

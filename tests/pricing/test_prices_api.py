@@ -14,7 +14,8 @@ from omniloom.platform.db import Database
 from omniloom.platform.money import Money
 from omniloom.pricing import service
 from omniloom.pricing.errors import PriceListNotFound
-from tests.factories import admin_headers, make_price_list, make_product, recorded_events, row_counts
+from tests.checks import assert_problem, counts
+from tests.factories import admin_headers, make_price_list, make_product, recorded_events
 
 
 @pytest.fixture
@@ -25,16 +26,6 @@ def catalog(database: Database, clock: FrozenClock) -> None:
         make_price_list(session, code="US", currency="USD", clock=clock)
 
 
-def counts(database: Database) -> dict[str, int]:
-    with database.read() as session:
-        return row_counts(session)
-
-
-def problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body: dict[str, Any] = response.json()
-    assert body["type"] == f"https://omniloom.dev/problems/{slug}"
-    return body
 
 
 @pytest.mark.usefixtures("catalog")
@@ -77,25 +68,25 @@ def test_set_a_price_then_change_it(admin: TestClient, database: Database, clock
 def test_bad_prices_are_refused(admin: TestClient, database: Database, body: dict[str, Any],
                                 errors: list[dict[str, str]]) -> None:
     before = counts(database)
-    assert problem(admin.put("/price-lists/WEB-EUR/prices/TEE-M", json=body), 422, "validation")["errors"] == errors
+    assert_problem(admin.put("/price-lists/WEB-EUR/prices/TEE-M", json=body), 422, "validation", errors)
     assert counts(database) == before
 
 
 @pytest.mark.usefixtures("catalog")
 def test_unknown_sku_or_price_list_is_a_404(admin: TestClient, database: Database) -> None:
     before = counts(database)
-    assert problem(admin.put("/price-lists/WEB-EUR/prices/NOPE", json={"amount": 1}), 404,
+    assert assert_problem(admin.put("/price-lists/WEB-EUR/prices/NOPE", json={"amount": 1}), 404,
                    "sku-not-found")["detail"] == "SKU 'NOPE' does not exist"
-    assert problem(admin.put("/price-lists/NOPE/prices/TEE-M", json={"amount": 1}), 404,
+    assert assert_problem(admin.put("/price-lists/NOPE/prices/TEE-M", json={"amount": 1}), 404,
                    "price-list-not-found")["detail"] == "price list 'NOPE' does not exist"
-    problem(admin.get("/price-lists/NOPE/prices"), 404, "price-list-not-found")
+    assert_problem(admin.get("/price-lists/NOPE/prices"), 404, "price-list-not-found")
     assert counts(database) == before
 
 
 @pytest.mark.usefixtures("catalog")
 def test_malformed_json_is_a_400(admin: TestClient, database: Database) -> None:
     before = counts(database)
-    problem(admin.put("/price-lists/WEB-EUR/prices/TEE-M", content=b"{'amount': 1}",
+    assert_problem(admin.put("/price-lists/WEB-EUR/prices/TEE-M", content=b"{'amount': 1}",
                       headers={"content-type": "application/json"}), 400, "malformed-request")
     assert counts(database) == before
 
@@ -103,9 +94,9 @@ def test_malformed_json_is_a_400(admin: TestClient, database: Database) -> None:
 @pytest.mark.usefixtures("catalog")
 def test_only_admin_sets_prices(client: TestClient, api_as: Callable[[str], TestClient], database: Database) -> None:
     before = counts(database)
-    problem(client.put("/api/v1/price-lists/WEB-EUR/prices/TEE-M", json={"amount": 1}), 401, "unauthenticated")
+    assert_problem(client.put("/api/v1/price-lists/WEB-EUR/prices/TEE-M", json={"amount": 1}), 401, "unauthenticated")
     for role in ("channel:web", "store:AMS-01", "customer:cus_1"):
-        problem(api_as(role).put("/price-lists/WEB-EUR/prices/TEE-M", json={"amount": 1}), 403, "forbidden")
+        assert_problem(api_as(role).put("/price-lists/WEB-EUR/prices/TEE-M", json={"amount": 1}), 403, "forbidden")
     assert counts(database) == before
     assert api_as("channel:web").get("/price-lists/WEB-EUR/prices").json() == {"items": [], "next_cursor": None}
 
