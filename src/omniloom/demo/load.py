@@ -68,9 +68,9 @@ def load_demo(database: Database, *, seed: int = 7, clock: Clock | None = None) 
                 _load_products(session, batch, clock)
         skus = [variant["sku"] for item in catalog_items for variant in item["variants"]]
         movements = 0
-        for batch in _track(progress, "stock", skus):
+        for sku_batch in _track(progress, "stock", skus):
             with database.write() as session:
-                movements += _load_stock(session, batch, rng, clock)
+                movements += _load_stock(session, sku_batch, rng, clock)
     with database.write() as session:
         _, secret = create_api_key(session, role="admin", name="demo admin", clock=clock)
     return DemoSummary(len(LOCATIONS), len(CHANNELS), len(catalog_items), len(skus), movements, skus[0], secret)
