@@ -12,7 +12,13 @@ from omniloom.channels.api import router as channels_router
 from omniloom.inventory.api import router as inventory_router
 from omniloom.platform.clock import Clock, SystemClock
 from omniloom.platform.db import Database, make_engine
-from omniloom.platform.http import DatabaseDep, KeyCache, install_error_handlers
+from omniloom.platform.http import (
+    PROBLEM_RESPONSES,
+    DatabaseDep,
+    KeyCache,
+    document_problems,
+    install_error_handlers,
+)
 from omniloom.platform.schema import ensure_migrated
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.pricing.api import router as pricing_router
@@ -38,8 +44,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
     for router in (inventory_router, pricing_router, channels_router, catalog_router):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
+    generate_openapi = app.openapi
+    app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]
     return app
 
 

@@ -98,3 +98,12 @@ def test_openapi_is_3_1_and_documents_the_key_scheme(client: TestClient) -> None
     assert document["openapi"].startswith("3.1")
     assert "HTTPBearer" in document["components"]["securitySchemes"]
     assert "/api/v1/reservations" in document["paths"]
+
+
+def test_openapi_documents_errors_as_problem_json(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    responses = document["paths"]["/api/v1/reservations"]["post"]["responses"]
+    for status in ("401", "403", "409", "422"):
+        assert responses[status]["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert "HTTPValidationError" not in document["components"]["schemas"]

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -106,6 +107,46 @@ ChannelInPathDep = Annotated[Principal, Depends(_channel_in_path)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 CursorQuery = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 DEFAULT_PAGE_LIMIT = DEFAULT_LIMIT
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(examples=["variants[0].gtin"])
+    message: str = Field(examples=["check digit should be 7, not 1"])
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document; members beyond these carry details of the problem (e.g. short ``lines``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(examples=["https://omniloom.dev/problems/validation"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+_PROBLEM_STATUSES = {400: "Malformed request", 401: "Missing, unknown or revoked API key",
+                     403: "The key's role does not allow this", 404: "Not found",
+                     409: "Conflicts with the current state", 422: "Invalid input: `errors` names each field"}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "model": Problem} for status, text in _PROBLEM_STATUSES.items()
+}
+"""Error responses every endpoint may give (``document_problems`` turns them into problem+json)."""
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Describe every 4xx/5xx response of an OpenAPI document as ``application/problem+json`` ``Problem``."""
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if status[0] in "45":
+                    response["content"] = {PROBLEM_JSON: problem}
+    openapi.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+    openapi.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+    return openapi
 
 
 def problem_response(error: OmniloomError, request: Request) -> JSONResponse:
