@@ -171,3 +171,35 @@ def test_several_processes_never_oversell(concurrent_database: Database, clock: 
     assert sum(taken) == 40
     assert levels(concurrent_database) == {(SKU, "L1"): (20, 20, 0), (SKU, "L2"): (20, 20, 0)}
     assert active_line_units(concurrent_database) == {(SKU, "L1"): 20, (SKU, "L2"): 20}
+
+
+def test_holds_of_the_same_levels_named_in_opposite_orders_never_deadlock(concurrent_database: Database,
+                                                                          clock: FrozenClock) -> None:
+    with concurrent_database.write() as session:
+        make_location(session, code="L1", clock=clock)
+        make_product(session, skus=("PAIR-A", "PAIR-B"), clock=clock)
+        make_channel(session, code="web", location_codes=["L1"], clock=clock)
+        receive(session, sku="PAIR-A", location="L1", quantity=40, clock=clock)
+        receive(session, sku="PAIR-B", location="L1", quantity=40, clock=clock)
+    taken = [0] * 16
+
+    def work(index: int) -> None:
+        skus = ("PAIR-A", "PAIR-B") if index % 2 else ("PAIR-B", "PAIR-A")
+        lines = [ReservationLineIn(sku=sku, quantity=1) for sku in skus]
+        while True:
+            try:
+                with concurrent_database.write() as session:
+                    service.reserve(session, channel="web", lines=lines, ttl_seconds=300, actor="test", clock=clock)
+            except InsufficientStock:
+                return
+            taken[index] += 1
+
+    assert run_together(16, work) == []
+
+    assert sum(taken) == 40
+    assert levels(concurrent_database) == {("PAIR-A", "L1"): (40, 40, 0), ("PAIR-B", "L1"): (40, 40, 0)}
+    assert active_line_units(concurrent_database) == {("PAIR-A", "L1"): 40, ("PAIR-B", "L1"): 40}
+    with concurrent_database.read() as session:
+        created = session.execute(text(
+            "SELECT COUNT(*), COUNT(DISTINCT subject) FROM outbox_events WHERE type = 'reservation.created'")).one()
+    assert tuple(created) == (40, 40)

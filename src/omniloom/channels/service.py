@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,20 @@ def get_channel(session: Session, code: str) -> Channel:
     if channel is None:
         raise ChannelNotFound(code)
     return channel
+
+
+_CHANNELS = cast(Table, Channel.__table__)
+_INVENTORY_POLICY = (select(_CHANNELS.c.code, _CHANNELS.c.location_codes, _CHANNELS.c.safety_stock,
+                            _CHANNELS.c.max_exposed, _CHANNELS.c.active)
+                     .where(_CHANNELS.c.code == bindparam("code")))
+
+
+def inventory_policy(session: Session, code: str) -> Row[str, list[str], int, int | None, bool]:
+    """Only what inventory needs of a channel: code, location_codes, safety_stock, max_exposed, active."""
+    policy = session.execute(_INVENTORY_POLICY, {"code": code}).first()
+    if policy is None:
+        raise ChannelNotFound(code)
+    return policy
 
 
 def list_channels(session: Session, *, limit: int, cursor: str | None = None,

@@ -176,8 +176,9 @@ def create_reservation(request: Request, data: schemas.ReservationCreate, db: Da
                                       actor=_actor(principal), clock=clock, reference=data.reference)
         return Outcome(201, reservation.model_dump(mode="json"))
 
-    outcome = run_once(db, scope=f"reservations:{principal.role}", key=idempotency_key,
-                       body=data.model_dump(mode="json"), clock=clock, effect=effect)
+    body = None if idempotency_key is None else data.model_dump(mode="json")
+    outcome = run_once(db, scope=f"reservations:{principal.role}", key=idempotency_key, body=body, clock=clock,
+                       effect=effect)
     return _respond(outcome, instance=request.url.path)
 
 

@@ -8,6 +8,7 @@ then written are locked FOR NO KEY UPDATE, which the foreign-key locks of pendin
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +26,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    delete,
     exists,
     func,
     insert,
@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from omniloom.catalog.service import missing_skus
 from omniloom.channels.errors import ChannelNotFound
-from omniloom.channels.service import get_channel
+from omniloom.channels.service import inventory_policy
 from omniloom.inventory import schemas
 from omniloom.inventory.availability import (
     Candidate,
@@ -80,7 +80,7 @@ from omniloom.platform.clock import Clock, FrozenClock
 from omniloom.platform.db import UTCDateTime
 from omniloom.platform.errors import FieldError, InvalidInput, OmniloomError
 from omniloom.platform.ids import new_id
-from omniloom.platform.outbox import OutboxEvent, record
+from omniloom.platform.outbox import outbox_row, record
 from omniloom.platform.pagination import decode_cursor, encode_cursor, paginate
 
 _LOCATIONS = cast(Table, Location.__table__)
@@ -100,10 +100,39 @@ _HOLD = (
     .where(_LEVELS.c.id == bindparam("level_id"), _FREE - bindparam("safety") >= bindparam("quantity"))
     .values(reserved=_LEVELS.c.reserved + bindparam("quantity"), updated_at=_NOW)
 )
-# An UPDATE that lost a race on PostgreSQL may keep the row lock it waited for; rolling back to this savepoint
-# drops such locks so the slow path can lock rows in key order. It is never released: the commit ends it,
-# saving a round trip while the row locks are held.
+# A hold that lost a race is rolled back to this savepoint, which on PostgreSQL also drops the row locks it
+# took, so the slow path can lock rows in key order. It is never released: the commit ends it.
 _HOLD_SAVEPOINT = "reservation_hold"
+# PostgreSQL: one statement takes the units and, only when every planned level had them, writes the reservation,
+# its lines and its event, so the row locks are held from this statement to the COMMIT alone. The levels are
+# locked in key order first (``locked``), so concurrent holds of several levels never deadlock.
+_HOLD_AND_WRITE = """
+WITH wanted AS (
+    SELECT level_id, quantity
+    FROM unnest(%(level_ids)s::integer[], %(quantities)s::integer[]) AS wanted (level_id, quantity)
+), locked AS (
+    SELECT id FROM inventory_levels WHERE id = ANY(%(level_ids)s::integer[]) ORDER BY id FOR NO KEY UPDATE
+), held AS (
+    UPDATE inventory_levels AS level
+    SET reserved = level.reserved + wanted.quantity, updated_at = %(now)s
+    FROM wanted JOIN locked ON locked.id = wanted.level_id
+    WHERE level.id = wanted.level_id
+      AND level.on_hand - level.reserved - level.allocated - %(safety)s >= wanted.quantity
+    RETURNING level.id, level.sku, level.location_id, wanted.quantity
+), reservation AS (
+    INSERT INTO reservations (id, channel_code, status, reference, actor, expires_at, created_at)
+    SELECT %(id)s, %(channel)s, 'active', %(reference)s, %(actor)s, %(expires_at)s, %(now)s
+    WHERE (SELECT count(*) FROM held) = cardinality(%(level_ids)s::integer[])
+    RETURNING id
+), lines AS (
+    INSERT INTO reservation_lines (reservation_id, level_id, sku, location_id, quantity)
+    SELECT reservation.id, held.id, held.sku, held.location_id, held.quantity FROM reservation CROSS JOIN held
+), event AS (
+    INSERT INTO outbox_events (event_id, type, version, subject, payload, occurred_at)
+    SELECT %(event_id)s, %(type)s, %(version)s, %(subject)s, %(payload)s::jsonb, %(occurred_at)s FROM reservation
+)
+SELECT count(*) FROM reservation
+"""
 _SNAPSHOT = (
     select(_LEVELS.c.id, _LEVELS.c.sku, _LOCATIONS.c.code, _LEVELS.c.location_id, _FREE.label("free"))
     .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
@@ -419,9 +448,9 @@ def _position(cursor: str) -> int:
 
 def channel_policy(session: Session, code: str) -> ChannelPolicy:
     """The inventory policy of a channel; raises ChannelNotFound."""
-    channel = get_channel(session, code)
-    return ChannelPolicy(code=channel.code, location_codes=tuple(channel.location_codes),
-                         safety_stock=channel.safety_stock, max_exposed=channel.max_exposed, active=channel.active)
+    code, location_codes, safety_stock, max_exposed, active = inventory_policy(session, code)
+    return ChannelPolicy(code=code, location_codes=tuple(location_codes), safety_stock=safety_stock,
+                         max_exposed=max_exposed, active=active)
 
 
 def channel_availability(session: Session, *, sku: str, channel: str, clock: Clock) -> schemas.Availability:
@@ -488,7 +517,7 @@ def reserve(session: Session, *, channel: str, lines: Sequence[schemas.Reservati
     request = _request(session, channel=channel, lines=lines, ttl_seconds=ttl_seconds, actor=actor,
                        reference=reference, now=clock.now())
     snapshot = _snapshot(session, request)
-    if snapshot.plan.complete and _try_hold(session, request, snapshot, clock):
+    if snapshot.plan.complete and _hold(session, request, snapshot, clock):
         return _reservation_out(request, snapshot.plan)
     short = [shortage.sku for shortage in snapshot.plan.shortages]
     if short and not _holds_lapsed(session, skus=short, now=request.now):
@@ -525,26 +554,37 @@ def _snapshot(session: Session, request: _Request, *, level_ids: Sequence[int] |
     return _Snapshot(plan, {row.id: row.location_id for row in rows})
 
 
-def _try_hold(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:
-    """Write the reservation, then take the units with conditional UPDATEs last, so row locks are held briefly.
+def _hold(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:
+    """Take the planned units with conditional UPDATEs and write the reservation, its lines and its event.
 
-    Returns False, with the attempt undone, when another writer took the units since the snapshot.
+    Returns False, with nothing written, when another writer took the units since the snapshot.
     """
+    if session.get_bind().dialect.name == "postgresql":
+        return _hold_in_one_statement(session, request, snapshot.plan, clock)
+    return _hold_step_by_step(session, request, snapshot, clock)
+
+
+def _hold_in_one_statement(session: Session, request: _Request, plan: Plan, clock: Clock) -> bool:
+    """PostgreSQL: ``_HOLD_AND_WRITE`` behind a savepoint."""
+    allocations = sorted(plan.allocations, key=lambda allocation: allocation.level_id)
+    event = outbox_row(_created_event(request, plan), clock=clock)
+    connection = session.connection()
+    connection.exec_driver_sql(f"SAVEPOINT {_HOLD_SAVEPOINT}")
+    written = connection.exec_driver_sql(_HOLD_AND_WRITE, {
+        "level_ids": [allocation.level_id for allocation in allocations],
+        "quantities": [allocation.quantity for allocation in allocations],
+        "safety": request.channel.safety_stock, "now": request.now, "id": request.id,
+        "channel": request.channel.code, "reference": request.reference, "actor": request.actor,
+        "expires_at": request.expires_at, **event, "payload": json.dumps(event["payload"]),
+    }).scalar_one()
+    if not written:
+        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_HOLD_SAVEPOINT}")
+    return bool(written)
+
+
+def _hold_step_by_step(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:
+    """SQLite, whose writers are serialised by BEGIN IMMEDIATE: the checked UPDATEs in key order, then the rows."""
     allocations = snapshot.plan.allocations
-    session.execute(_INSERT_RESERVATION, {
-        "id": request.id, "channel_code": request.channel.code, "status": "active", "reference": request.reference,
-        "actor": request.actor, "expires_at": request.expires_at, "created_at": request.now, "ended_at": None,
-    })
-    session.execute(_INSERT_LINE, [
-        {"reservation_id": request.id, "level_id": allocation.level_id, "sku": allocation.sku,
-         "location_id": snapshot.location_ids[allocation.level_id], "quantity": allocation.quantity}
-        for allocation in allocations
-    ])
-    event_id = record(session, ReservationCreated(
-        reservation_id=request.id, channel=request.channel.code, expires_at=request.expires_at,
-        lines=[HeldLine(sku=a.sku, location=a.location, quantity=a.quantity) for a in allocations],
-    ), clock=clock)
-    session.flush()
     connection = session.connection()
     connection.exec_driver_sql(f"SAVEPOINT {_HOLD_SAVEPOINT}")
     for allocation in sorted(allocations, key=lambda allocation: allocation.level_id):
@@ -552,16 +592,25 @@ def _try_hold(session: Session, request: _Request, snapshot: _Snapshot, clock: C
                                             "safety": request.channel.safety_stock, "now": request.now})
         if result.rowcount != 1:
             connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_HOLD_SAVEPOINT}")
-            _withdraw(session, request, event_id)
             return False
+    connection.execute(_INSERT_RESERVATION, {
+        "id": request.id, "channel_code": request.channel.code, "status": "active", "reference": request.reference,
+        "actor": request.actor, "expires_at": request.expires_at, "created_at": request.now, "ended_at": None,
+    })
+    connection.execute(_INSERT_LINE, [
+        {"reservation_id": request.id, "level_id": allocation.level_id, "sku": allocation.sku,
+         "location_id": snapshot.location_ids[allocation.level_id], "quantity": allocation.quantity}
+        for allocation in allocations
+    ])
+    record(session, _created_event(request, snapshot.plan), clock=clock)
     return True
 
 
-def _withdraw(session: Session, request: _Request, event_id: str) -> None:
-    """Delete what an attempt that lost a race wrote before it took any units."""
-    session.execute(delete(_LINES).where(_LINES.c.reservation_id == request.id))
-    session.execute(delete(_RESERVATIONS).where(_RESERVATIONS.c.id == request.id))
-    session.execute(delete(OutboxEvent).where(OutboxEvent.event_id == event_id))
+def _created_event(request: _Request, plan: Plan) -> ReservationCreated:
+    return ReservationCreated(
+        reservation_id=request.id, channel=request.channel.code, expires_at=request.expires_at,
+        lines=[HeldLine(sku=a.sku, location=a.location, quantity=a.quantity) for a in plan.allocations],
+    )
 
 
 def _reserve_locked(session: Session, request: _Request, clock: Clock) -> schemas.Reservation:
@@ -570,7 +619,7 @@ def _reserve_locked(session: Session, request: _Request, clock: Clock) -> schema
     locked = _lock_levels(session, request, also=_level_ids_held_by(session, lapsed))
     _end_reservations(session, lapsed, ending="expired", now=request.now, clock=clock)
     snapshot = _snapshot(session, request, level_ids=locked)
-    if snapshot.plan.complete and _try_hold(session, request, snapshot, clock):
+    if snapshot.plan.complete and _hold(session, request, snapshot, clock):
         return _reservation_out(request, snapshot.plan)
     raise _shortage(session, request, snapshot.plan)
 

@@ -92,8 +92,9 @@ class Database:
             self._reader = self._writer
         else:
             self._writer = sessionmaker(bind=engine, expire_on_commit=False)
+            readonly = {"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {}
             self._reader = sessionmaker(
-                bind=engine.execution_options(omniloom_readonly=True), expire_on_commit=False
+                bind=engine.execution_options(omniloom_readonly=True, **readonly), expire_on_commit=False
             )
 
     @property
@@ -108,6 +109,10 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only transaction, never committed; loaded objects stay readable after the block."""
-        with self._reader() as session:
+        """A read-only transaction (READ ONLY on PostgreSQL); loaded objects stay readable after the block.
+
+        It ends with a commit, which cannot write anything, because psycopg forgets its prepared statements on
+        every rollback.
+        """
+        with self._reader.begin() as session:
             yield session

@@ -48,13 +48,17 @@ class DomainEvent(BaseModel):
         raise NotImplementedError
 
 
+def outbox_row(event: DomainEvent, *, clock: Clock) -> dict[str, Any]:
+    """The outbox row recording ``event`` (keyed by column name), for a statement that also makes the change."""
+    return {"event_id": new_id("evt"), "type": event.event_type, "version": event.version,
+            "subject": event.subject(), "payload": event.model_dump(mode="json"), "occurred_at": clock.now()}
+
+
 def record(session: Session, event: DomainEvent, *, clock: Clock) -> str:
     """Add ``event`` to the outbox inside the caller's transaction; returns its event id."""
-    event_id = new_id("evt")
-    session.execute(insert(OutboxEvent), [{
-        "event_id": event_id, "type": event.event_type, "version": event.version, "subject": event.subject(),
-        "payload": event.model_dump(mode="json"), "occurred_at": clock.now(),
-    }])
+    row = outbox_row(event, clock=clock)
+    session.execute(insert(OutboxEvent), row)
+    event_id: str = row["event_id"]
     return event_id
 
 
