@@ -6,17 +6,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, table, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from omniloom.inventory import schemas, service
 from omniloom.platform.clock import Clock
 from omniloom.platform.db import Database
 from omniloom.platform.outbox import OutboxEvent
+from tests import checks
 
 INVENTORY_TABLES = ("locations", "inventory_levels", "inventory_movements", "reservations", "reservation_lines",
                     "outbox_events")
-PROBLEMS = "https://omniloom.dev/problems/"
 
 
 def location_body(code: str = "AMS-01", **overrides: Any) -> dict[str, Any]:
@@ -46,8 +46,7 @@ def receive(session: Session, *, sku: str, location: str, quantity: int, clock: 
 
 def counts(database: Database, tables: Sequence[str] = INVENTORY_TABLES) -> dict[str, int]:
     """Rows per inventory table: equal before and after a refused request means nothing was written."""
-    with database.read() as session:
-        return {name: session.scalar(select(func.count()).select_from(table(name))) or 0 for name in tables}
+    return checks.counts(database, tables)
 
 
 def levels(database: Database) -> dict[tuple[str, str], tuple[int, int, int]]:
@@ -87,17 +86,6 @@ def event_payloads(database: Database, event_type: str) -> list[dict[str, Any]]:
     with database.read() as session:
         return [event.payload for event in
                 session.scalars(select(OutboxEvent).where(OutboxEvent.type == event_type).order_by(OutboxEvent.id))]
-
-
-def assert_problem(response: Any, status: int, slug: str, errors: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == PROBLEMS + slug, problem
-    assert problem["status"] == status
-    if errors is not None:
-        assert problem["errors"] == errors, problem["errors"]
-    return problem
 
 
 def reserve_body(*lines: dict[str, Any], channel: str = "web", ttl_seconds: int | None = 600) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from omniloom.inventory.models import InventoryLevel, Location
 from omniloom.inventory.schemas import ReservationLineIn
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
+from tests.checks import assert_problem
 from tests.factories import make_channel
-from tests.inventory.helpers import assert_problem, receive
+from tests.inventory.helpers import receive
 
 
 def stock(database: Database, clock: FrozenClock, **at: int) -> None:

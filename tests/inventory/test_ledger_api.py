@@ -13,15 +13,8 @@ from omniloom.inventory.schemas import ReservationLineIn
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
 from omniloom.platform.errors import InvalidInput
-from tests.inventory.helpers import (
-    assert_problem,
-    counts,
-    event_payloads,
-    ledger_sums,
-    levels,
-    post_movement,
-    receive,
-)
+from tests.checks import assert_problem
+from tests.inventory.helpers import counts, event_payloads, ledger_sums, levels, post_movement, receive
 
 
 def hold(database: Database, clock: FrozenClock, *, sku: str, quantity: int, ttl_seconds: int = 600) -> str:

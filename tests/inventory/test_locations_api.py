@@ -10,7 +10,8 @@ from fastapi.testclient import TestClient
 
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
-from tests.inventory.helpers import assert_problem, counts, event_payloads, location_body
+from tests.checks import assert_problem
+from tests.inventory.helpers import counts, event_payloads, location_body
 
 
 def test_create_location_answers_with_every_field(admin: TestClient, database: Database) -> None:

@@ -12,15 +12,8 @@ from omniloom.inventory import service
 from omniloom.inventory.errors import ReservationNotActive, ReservationNotFound
 from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database
-from tests.inventory.helpers import (
-    active_line_units,
-    assert_problem,
-    counts,
-    event_payloads,
-    levels,
-    receive,
-    reserve_body,
-)
+from tests.checks import assert_problem
+from tests.inventory.helpers import active_line_units, counts, event_payloads, levels, receive, reserve_body
 
 
 @pytest.fixture
