@@ -36,7 +36,7 @@ class Worker:
     def tick(self) -> TickReport:
         """Run every job once."""
         with self.database.write() as session:
-            expired = inventory.expire_reservations(session, now=self.clock.now())
+            expired = inventory.expire_reservations(session, clock=self.clock)
         with self.database.write() as session:
             numbered = outbox.assign_positions(session)
         return TickReport(reservations_expired=expired, events_numbered=numbered)

@@ -99,7 +99,7 @@ def test_reserved_and_allocated_units_are_not_available(world: Database, admin: 
     hold(world, clock, quantity=3, location="AMS-01")
     converted = hold(world, clock, quantity=6, location="WH-1")
     with world.write() as session:
-        service.convert_reservation(session, reservation_id=converted, now=clock.now())
+        service.convert_reservation(session, reservation_id=converted, clock=clock)
 
     assert [entry["available"] for entry in availability(admin, "web")["locations"]] == [4, 1]
     assert availability(admin, "web")["available"] == 5
@@ -118,7 +118,7 @@ def test_holds_past_their_expiry_stop_counting_before_the_worker_releases_them(w
     with world.read() as session:
         assert service.location_availability(session, location_code="WH-1", clock=clock) == [("TEE-M", 9)]
     with world.write() as session:
-        assert service.expire_reservations(session, now=clock.now()) == 1
+        assert service.expire_reservations(session, clock=clock) == 1
     assert availability(admin, "web")["available"] == 13
 
 

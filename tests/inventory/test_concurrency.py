@@ -102,7 +102,7 @@ def test_many_threads_reserve_exactly_the_stock_and_expiry_returns_every_unit(
 
 def _expire(database: Database, clock: FrozenClock, *, limit: int) -> int:
     with database.write() as session:
-        return service.expire_reservations(session, now=clock.now(), limit=limit)
+        return service.expire_reservations(session, clock=clock, limit=limit)
 
 
 def test_a_release_racing_the_expiry_worker_gives_units_back_once(concurrent_database: Database,
@@ -119,7 +119,7 @@ def test_a_release_racing_the_expiry_worker_gives_units_back_once(concurrent_dat
     def work(index: int) -> None:
         with concurrent_database.write() as session:
             if index % 2:
-                service.expire_reservations(session, now=later.now())
+                service.expire_reservations(session, clock=later)
             else:
                 service.release_reservation(session, reservation_id=reservation_ids[index // 2], clock=later)
 

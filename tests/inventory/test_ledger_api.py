@@ -203,7 +203,7 @@ def test_levels_show_on_hand_reserved_allocated_and_available(world: Database, a
     reservation_id = hold(world, clock, sku="TEE-M", quantity=3)
     hold(world, clock, sku="TEE-M", quantity=2, ttl_seconds=60)
     with world.write() as session:
-        service.convert_reservation(session, reservation_id=reservation_id, now=clock.now())
+        service.convert_reservation(session, reservation_id=reservation_id, clock=clock)
 
     def listed(**params: Any) -> list[dict[str, Any]]:
         answer = admin.get("/inventory/levels", params=params)

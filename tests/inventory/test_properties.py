@@ -98,9 +98,9 @@ def play(history: History, step: tuple[Any, ...]) -> None:
         if kind == "release":
             history.attempt(kind, lambda s: service.release_reservation(s, reservation_id=chosen, clock=clock))
         else:
-            history.attempt(kind, lambda s: service.convert_reservation(s, reservation_id=chosen, now=clock.now()))
+            history.attempt(kind, lambda s: service.convert_reservation(s, reservation_id=chosen, clock=clock))
     elif kind == "expire":
-        history.attempt(kind, lambda s: service.expire_reservations(s, now=clock.now()))
+        history.attempt(kind, lambda s: service.expire_reservations(s, clock=clock))
     elif kind == "wait":
         clock.advance(seconds=arguments[0])
 

@@ -272,10 +272,10 @@ def test_expiry_releases_only_lapsed_holds_in_batches(stocked: Database, admin: 
     clock.advance(seconds=60)
 
     with stocked.write() as session:
-        assert service.expire_reservations(session, now=clock.now(), limit=2) == 2
+        assert service.expire_reservations(session, clock=clock, limit=2) == 2
     with stocked.write() as session:
-        assert service.expire_reservations(session, now=clock.now()) == 1
-        assert service.expire_reservations(session, now=clock.now()) == 0
+        assert service.expire_reservations(session, clock=clock) == 1
+        assert service.expire_reservations(session, clock=clock) == 0
 
     assert [admin.get(f"/reservations/{rid}").json()["status"] for rid in [*short, long]] == [
         "expired", "expired", "expired", "active"]
@@ -288,7 +288,7 @@ def test_conversion_moves_units_from_reserved_to_allocated(stocked: Database, ad
     created = admin.post("/reservations", json=reserve_body(line(quantity=12))).json()
 
     with stocked.write() as session:
-        converted = service.convert_reservation(session, reservation_id=created["id"], now=clock.now())
+        converted = service.convert_reservation(session, reservation_id=created["id"], clock=clock)
 
     assert converted.status == "converted"
     assert levels(stocked)[("TEE-M", "WH-1")] == (10, 0, 10)
@@ -308,9 +308,9 @@ def test_only_active_unexpired_reservations_convert(stocked: Database, admin: Te
 
     with stocked.write() as session:
         with pytest.raises(ReservationNotActive, match="is released"):
-            service.convert_reservation(session, reservation_id=released, now=clock.now())
+            service.convert_reservation(session, reservation_id=released, clock=clock)
         with pytest.raises(ReservationNotActive, match="is expired"):
-            service.convert_reservation(session, reservation_id=lapsed, now=clock.now())
+            service.convert_reservation(session, reservation_id=lapsed, clock=clock)
         with pytest.raises(ReservationNotFound):
-            service.convert_reservation(session, reservation_id="res_nope", now=clock.now())
+            service.convert_reservation(session, reservation_id="res_nope", clock=clock)
     assert levels(stocked)[("TEE-M", "WH-1")] == (10, 1, 0)

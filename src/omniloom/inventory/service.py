@@ -76,7 +76,7 @@ from omniloom.inventory.events import (
 )
 from omniloom.inventory.ledger import CYCLE_COUNT, MAX_ON_HAND, MovementReason, sign_problem
 from omniloom.inventory.models import InventoryLevel, InventoryMovement, Location, Reservation, ReservationLine
-from omniloom.platform.clock import Clock, FrozenClock
+from omniloom.platform.clock import Clock
 from omniloom.platform.db import UTCDateTime
 from omniloom.platform.errors import FieldError, InvalidInput, OmniloomError
 from omniloom.platform.ids import new_id
@@ -617,7 +617,7 @@ def _reserve_locked(session: Session, request: _Request, clock: Clock) -> schema
     """The slow path: release lapsed holds, lock the candidate levels in key order, plan again, try once more."""
     lapsed = _claim_lapsed(session, skus=request.skus, now=request.now, limit=CLAIM_BATCH)
     locked = _lock_levels(session, request, also=_level_ids_held_by(session, lapsed))
-    _end_reservations(session, lapsed, ending="expired", now=request.now, clock=clock)
+    _end_reservations(session, lapsed, ending="expired", clock=clock)
     snapshot = _snapshot(session, request, level_ids=locked)
     if snapshot.plan.complete and _hold(session, request, snapshot, clock):
         return _reservation_out(request, snapshot.plan)
@@ -690,21 +690,20 @@ def get_reservation(session: Session, *, reservation_id: str, clock: Clock) -> s
 
 def release_reservation(session: Session, *, reservation_id: str, clock: Clock) -> schemas.Reservation:
     """Give the held units back; releasing one that already ended changes nothing and returns its state."""
-    _end_reservations(session, [reservation_id], ending="released", now=clock.now(), clock=clock)
+    _end_reservations(session, [reservation_id], ending="released", clock=clock)
     return get_reservation(session, reservation_id=reservation_id, clock=clock)
 
 
-def expire_reservations(session: Session, *, now: datetime, limit: int = CLAIM_BATCH) -> int:
+def expire_reservations(session: Session, *, clock: Clock, limit: int = CLAIM_BATCH) -> int:
     """Release up to ``limit`` active reservations past their expiry (status ``expired``); how many."""
-    statement = (select(_RESERVATIONS.c.id).where(_ACTIVE, _RESERVATIONS.c.expires_at <= now)
+    statement = (select(_RESERVATIONS.c.id).where(_ACTIVE, _RESERVATIONS.c.expires_at <= clock.now())
                  .order_by(_RESERVATIONS.c.expires_at).limit(limit).with_for_update(skip_locked=True))
-    return _end_reservations(session, list(session.scalars(statement)), ending="expired", now=now,
-                             clock=FrozenClock(now))
+    return _end_reservations(session, list(session.scalars(statement)), ending="expired", clock=clock)
 
 
-def convert_reservation(session: Session, *, reservation_id: str, now: datetime) -> schemas.Reservation:
+def convert_reservation(session: Session, *, reservation_id: str, clock: Clock) -> schemas.Reservation:
     """Move an active reservation's units from reserved to allocated (status ``converted``)."""
-    clock = FrozenClock(now)
+    now = clock.now()
     converted = session.execute(
         update(_RESERVATIONS)
         .where(_RESERVATIONS.c.id == reservation_id, _ACTIVE, _RESERVATIONS.c.expires_at > now)
@@ -731,7 +730,7 @@ class _HeldLine:
 
 
 def _end_reservations(session: Session, reservation_ids: Sequence[str], *, ending: Literal["released", "expired"],
-                      now: datetime, clock: Clock) -> int:
+                      clock: Clock) -> int:
     """End the still-active ones among ``reservation_ids`` and give their units back; how many ended.
 
     The status change is conditional, so a release racing the expiry worker gives units back exactly once.
@@ -739,6 +738,7 @@ def _end_reservations(session: Session, reservation_ids: Sequence[str], *, endin
     """
     if not reservation_ids:
         return 0
+    now = clock.now()
     status = literal("expired") if ending == "expired" else case(
         (_RESERVATIONS.c.expires_at <= now, "expired"), else_="released")
     ended = session.execute(
