@@ -227,6 +227,7 @@ def _check_skus_free(session: Session, variants: Sequence[VariantCreate], *, lab
 
 
 def _check_gtins_free(session: Session, variants: Sequence[VariantCreate], *, labels: Sequence[str]) -> None:
+    """Refuse a GTIN repeated in the request or held by a variant already, in any of its equivalent spellings."""
     first_seen: dict[str, str] = {}
     for label, variant in zip(labels, variants, strict=True):
         if variant.gtin is None:
@@ -236,9 +237,11 @@ def _check_gtins_free(session: Session, variants: Sequence[VariantCreate], *, la
         if repeated is not None:
             raise GtinTaken(variant.gtin, field=_field(label, "gtin"), reason=f"is repeated in this request "
                             f"(also {repeated})")
-        if session.scalar(select(Variant.sku).where(Variant.gtin.in_(forms)).limit(1)) is not None:
-            raise GtinTaken(variant.gtin, field=_field(label, "gtin"))
         first_seen.update(dict.fromkeys(forms, _field(label, "gtin")))
+    taken = set(session.scalars(select(Variant.gtin).where(Variant.gtin.in_(first_seen))))
+    for label, variant in zip(labels, variants, strict=True):
+        if variant.gtin is not None and taken.intersection(equivalent_forms(variant.gtin)):
+            raise GtinTaken(variant.gtin, field=_field(label, "gtin"))
 
 
 def _flush_new_variants(session: Session) -> None:
