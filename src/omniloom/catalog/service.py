@@ -210,7 +210,7 @@ def _check_option_names(variants: Sequence[VariantCreate], *, labels: Sequence[s
         errors += [FieldError(field, f"has option '{name}' that the other variants lack")
                    for name in sorted(variant.options.keys() - names)]
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)
 
 
 def _check_skus_free(session: Session, variants: Sequence[VariantCreate], *, labels: Sequence[str]) -> None:

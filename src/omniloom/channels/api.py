@@ -101,4 +101,4 @@ def _check_references(session: Session, *, currency: str, price_list: str, locat
         except NotFound:
             errors.append(FieldError(f"location_codes[{index}]", f"location '{location_code}' does not exist"))
     if errors:
-        raise InvalidInput("; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
+        raise InvalidInput.fields(errors)

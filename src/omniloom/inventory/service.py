@@ -660,7 +660,7 @@ def _shortage(session: Session, request: _Request, plan: Plan) -> OmniloomError:
     if unknown:
         errors = [FieldError(f"lines[{index}].sku", f"SKU '{line.sku}' is not in the catalog")
                   for index, line in enumerate(request.lines) if line.sku in unknown]
-        return InvalidInput("; ".join(f"{error.field}: {error.message}" for error in errors), errors=errors)
+        return InvalidInput.fields(errors)
     return InsufficientStock([(shortage.sku, shortage.requested, shortage.available)
                               for shortage in plan.shortages])
 

@@ -52,7 +52,12 @@ class InvalidInput(OmniloomError):
     @classmethod
     def field(cls, field: str, message: str, **extra: Any) -> InvalidInput:
         """An error about one field; the detail repeats it so a one-line reader sees it too."""
-        return cls(f"{field}: {message}", errors=[FieldError(field, message)], **extra)
+        return cls.fields([FieldError(field, message)], **extra)
+
+    @classmethod
+    def fields(cls, errors: list[FieldError], **extra: Any) -> InvalidInput:
+        """An error about several fields; the detail lists the first few of them."""
+        return cls("; ".join(f"{error.field}: {error.message}" for error in errors[:5]), errors=errors, **extra)
 
 
 class MalformedRequest(OmniloomError):

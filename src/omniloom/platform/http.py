@@ -189,7 +189,7 @@ def install_error_handlers(app: FastAPI) -> None:
                                          errors=[FieldError("body", f"not valid JSON: {message}")])
             return problem_response(malformed, request)
         fields = [FieldError(field_path(tuple(e["loc"])), _clean_message(e["msg"])) for e in errors]
-        invalid = InvalidInput("; ".join(f"{f.field}: {f.message}" for f in fields[:5]), errors=fields)
+        invalid = InvalidInput.fields(fields)
         return problem_response(invalid, request)
 
     @app.exception_handler(StarletteHTTPException)
