@@ -9,6 +9,7 @@ from sqlalchemy import text
 from omniloom import __version__
 from omniloom.catalog.api import router as catalog_router
 from omniloom.channels.api import router as channels_router
+from omniloom.customers.api import router as customers_router
 from omniloom.inventory.api import router as inventory_router
 from omniloom.platform.clock import Clock, SystemClock
 from omniloom.platform.db import Database, make_engine
@@ -25,7 +26,8 @@ from omniloom.pricing.api import router as pricing_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """One system behind every channel a retailer sells through: one catalog, one stock picture across
-stores and warehouses, one set of prices. Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
+stores and warehouses, one set of prices, one customer profile.
+Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
 `application/problem+json`; money is integer minor units with an ISO 4217 currency; lists are cursor-paginated."""
 
 
@@ -43,7 +45,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.clock = clock or SystemClock()
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    for router in (inventory_router, pricing_router, channels_router, catalog_router):
+    for router in (inventory_router, pricing_router, channels_router, catalog_router, customers_router):
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
     generate_openapi = app.openapi

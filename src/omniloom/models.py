@@ -2,6 +2,7 @@
 
 from omniloom.catalog import models as catalog_models
 from omniloom.channels import models as channel_models
+from omniloom.customers import models as customer_models
 from omniloom.inventory import models as inventory_models
 from omniloom.platform import auth, idempotency, outbox
 from omniloom.platform.db import Base
@@ -9,5 +10,5 @@ from omniloom.pricing import models as pricing_models
 
 metadata = Base.metadata
 
-__all__ = ["auth", "catalog_models", "channel_models", "idempotency", "inventory_models", "metadata",
-           "outbox", "pricing_models"]
+__all__ = ["auth", "catalog_models", "channel_models", "customer_models", "idempotency", "inventory_models",
+           "metadata", "outbox", "pricing_models"]

@@ -27,6 +27,11 @@ def get_channel(session: Session, code: str) -> Channel:
     return channel
 
 
+def channel_codes(session: Session) -> frozenset[str]:
+    """The codes of every registered channel."""
+    return frozenset(session.scalars(select(Channel.code)))
+
+
 _CHANNELS = cast(Table, Channel.__table__)
 _INVENTORY_POLICY = (select(_CHANNELS.c.code, _CHANNELS.c.location_codes, _CHANNELS.c.safety_stock,
                             _CHANNELS.c.max_exposed, _CHANNELS.c.active)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +24,13 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(
         default=10.0, ge=0, description="How long a process trusts a verified API key before asking again."
     )
+    default_phone_region: str = Field(
+        default="NL", pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 region for phone numbers written without a country code.")
+    identity_guards: list[Literal["verified_email_conflict", "loyalty_id_conflict"]] = Field(
+        default=["verified_email_conflict"],
+        description="Rules that refuse to merge two profiles (JSON list). A device flagged shared never links, "
+                    "and profiles separated by an undone merge never merge again, whatever this says.")
     log_level: str = "INFO"
 
 

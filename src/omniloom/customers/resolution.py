@@ -1,0 +1,322 @@
+"""Deterministic identity resolution for a batch of events, inside one write transaction.
+
+Identifiers seen together on an event link their profiles: the profiles owning them are merged into the oldest,
+unless a guard rule keeps them apart (then the event goes to the profile of its highest-priority identifier and the
+refusal is recorded). Writers are serialised by one lock (a PostgreSQL advisory lock; SQLite writers queue anyway),
+so two batches never race to create the same identifier or merge the same profiles.
+
+Work is batched: all identifiers of the batch are looked up in one query, profiles and identifiers first seen in the
+batch are inserted together at the end, and merges of profiles created earlier update their rows at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from omniloom.customers.events import CustomerMerged
+from omniloom.customers.identifiers import Identifier
+from omniloom.customers.intake import PreparedEvent
+from omniloom.customers.models import (
+    CustomerIdentifier,
+    CustomerMerge,
+    CustomerProfile,
+    CustomerSeparation,
+)
+from omniloom.customers.moves import MOVABLE_TABLES, move_loyalty_balance
+from omniloom.platform.clock import Clock
+from omniloom.platform.ids import new_id
+from omniloom.platform.outbox import record
+
+IDENTITY_LOCK_KEY = 0x6964656E  # pg advisory lock: one identity writer at a time
+GUARD_RULES = ("verified_email_conflict", "loyalty_id_conflict")
+LOOKUP_CHUNK = 500
+
+
+@dataclass
+class KnownIdentifier:
+    id: int | None
+    profile_id: str
+    origin_profile_id: str
+    verified: bool
+    shared: bool
+    last_seen_at: datetime
+
+
+@dataclass
+class ProfileFacts:
+    """What the guard rules need to know about one profile (and everything merged into it)."""
+
+    created_at: datetime
+    new: bool
+    verified_emails: set[str] = field(default_factory=set)
+    loyalty_ids: set[str] = field(default_factory=set)
+    members: set[str] = field(default_factory=set)
+    separated_from: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Decision:
+    """One merge decision of the batch, to be written to the audit."""
+
+    survivor_id: str
+    merged_id: str
+    status: str
+    cause: str
+    identifiers: list[Identifier]
+    members: list[str]
+    event_id: str
+
+
+def lock_identity_graph(session: Session) -> None:
+    """Serialise identity writers for the rest of the transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(IDENTITY_LOCK_KEY)))
+
+
+class Resolver:
+    """Assigns each prepared event a profile, creating, linking and merging profiles as it goes."""
+
+    def __init__(self, session: Session, *, clock: Clock, guards: Iterable[str]) -> None:
+        self.session = session
+        self.clock = clock
+        self.now = clock.now()
+        self.guards = frozenset(guards)
+        self.known: dict[Identifier, KnownIdentifier] = {}
+        self.new_identifiers: dict[Identifier, KnownIdentifier] = {}
+        self.facts: dict[str, ProfileFacts] = {}
+        self.parent: dict[str, str] = {}
+        self.new_profiles: list[str] = []
+        self.decisions: list[Decision] = []
+        self.seen: dict[Identifier, datetime] = {}
+        self.verify: set[Identifier] = set()
+
+    # ------------------------------------------------------------------ lookups
+
+    def load(self, identifiers: Iterable[Identifier]) -> None:
+        """Read every identifier of the batch that is already known, in a few queries."""
+        wanted = sorted({i for i in identifiers if i not in self.known})
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start:start + LOOKUP_CHUNK]
+            rows = self.session.execute(
+                select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.id,
+                       CustomerIdentifier.profile_id, CustomerIdentifier.origin_profile_id,
+                       CustomerIdentifier.verified, CustomerIdentifier.shared, CustomerIdentifier.last_seen_at)
+                .where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_([(i.kind, i.value)
+                                                                                       for i in chunk]))
+            )
+            for row in rows:
+                self.known[Identifier(row.kind, row.value)] = KnownIdentifier(
+                    row.id, row.profile_id, row.origin_profile_id, row.verified, row.shared, row.last_seen_at)
+
+    def find(self, profile_id: str) -> str:
+        """The profile ``profile_id`` has been merged into during this batch (itself if none)."""
+        root = profile_id
+        while root in self.parent:
+            root = self.parent[root]
+        return root
+
+    def owner(self, identifier: Identifier) -> KnownIdentifier | None:
+        return self.known.get(identifier) or self.new_identifiers.get(identifier)
+
+    def _facts(self, profile_ids: Sequence[str]) -> None:
+        missing = [p for p in profile_ids if p not in self.facts]
+        if not missing:
+            return
+        profiles = self.session.execute(
+            select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
+            .where((CustomerProfile.id.in_(missing)) | (CustomerProfile.merged_into.in_(missing)))
+        ).all()
+        for row in profiles:
+            if row.id in missing:
+                self.facts[row.id] = ProfileFacts(created_at=row.created_at, new=False, members={row.id})
+        for row in profiles:
+            if row.merged_into in self.facts and row.merged_into in missing:
+                self.facts[row.merged_into].members.add(row.id)
+        identifier_rows = self.session.execute(
+            select(CustomerIdentifier.profile_id, CustomerIdentifier.kind, CustomerIdentifier.value,
+                   CustomerIdentifier.verified)
+            .where(CustomerIdentifier.profile_id.in_(missing),
+                   CustomerIdentifier.kind.in_(("email", "loyalty")))
+        )
+        for owned in identifier_rows:
+            self._note(self.facts[owned.profile_id], Identifier(owned.kind, owned.value), owned.verified)
+        all_members = [m for p in missing for m in self.facts[p].members]
+        separations = self.session.execute(
+            select(CustomerSeparation.profile_id, CustomerSeparation.other_profile_id)
+            .where(CustomerSeparation.profile_id.in_(all_members))
+        )
+        member_of = {m: p for p in missing for m in self.facts[p].members}
+        for separation in separations:
+            self.facts[member_of[separation.profile_id]].separated_from.add(separation.other_profile_id)
+
+    @staticmethod
+    def _note(facts: ProfileFacts, identifier: Identifier, verified: bool) -> None:
+        if identifier.kind == "email" and verified:
+            facts.verified_emails.add(identifier.value)
+        elif identifier.kind == "loyalty":
+            facts.loyalty_ids.add(identifier.value)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _allowed(self, cluster: ProfileFacts, other: ProfileFacts) -> str | None:
+        """None when the two may merge, else the rule that refuses it."""
+        if cluster.members & other.separated_from or other.members & cluster.separated_from:
+            return "the profiles were separated by an undone merge"
+        if ("verified_email_conflict" in self.guards and cluster.verified_emails and other.verified_emails
+                and not cluster.verified_emails & other.verified_emails):
+            return "the profiles have different verified emails"
+        if ("loyalty_id_conflict" in self.guards and cluster.loyalty_ids and other.loyalty_ids
+                and not cluster.loyalty_ids & other.loyalty_ids):
+            return "the profiles have different loyalty ids"
+        return None
+
+    def _new_profile(self) -> str:
+        profile_id = new_id("cus")
+        self.new_profiles.append(profile_id)
+        self.facts[profile_id] = ProfileFacts(created_at=self.now, new=True, members={profile_id})
+        return profile_id
+
+    def resolve(self, event: PreparedEvent) -> tuple[str, str]:
+        """(profile, origin profile) of ``event``, after linking and merging what its identifiers say."""
+        for identifier in event.identifiers:
+            self.seen[identifier] = max(self.seen.get(identifier, event.occurred_at), event.occurred_at)
+        linkable = sorted((i for i in event.identifiers if not self._shared(i)), key=lambda i: (i.priority, i))
+        if not linkable:
+            shared = self.owner(event.identifiers[0])
+            if shared is not None:
+                return self.find(shared.profile_id), shared.origin_profile_id
+            linkable = event.identifiers[:1]
+        owners: dict[str, Identifier] = {}
+        for identifier in linkable:
+            known = self.owner(identifier)
+            if known is not None:
+                owners.setdefault(self.find(known.profile_id), identifier)
+        unowned = [i for i in linkable if self.owner(i) is None]
+        survivor = self._cluster(event, linkable[0], owners, unowned)
+        for identifier in unowned:
+            self.new_identifiers[identifier] = KnownIdentifier(None, survivor, survivor, identifier in event.verified,
+                                                               False, event.occurred_at)
+            self._note(self.facts[survivor], identifier, identifier in event.verified)
+        for identifier in event.verified:
+            known = self.owner(identifier)
+            if known is not None and not known.verified:
+                known.verified = True
+                self.verify.add(identifier)
+                self._note(self.facts[self.find(known.profile_id)], identifier, True)
+        top = self.owner(linkable[0])
+        assert top is not None
+        return survivor, top.origin_profile_id
+
+    def _shared(self, identifier: Identifier) -> bool:
+        known = self.owner(identifier)
+        return known is not None and known.shared
+
+    def _cluster(self, event: PreparedEvent, top: Identifier, owners: dict[str, Identifier],
+                 unowned: list[Identifier]) -> str:
+        """Merge the owning profiles that may merge; returns the surviving profile of the event."""
+        self._facts(list(owners))
+        candidate = ProfileFacts(created_at=self.now, new=True)
+        for identifier in unowned:
+            self._note(candidate, identifier, identifier in event.verified)
+        cluster: list[str] = []
+        top_owner = next((p for p, i in owners.items() if i == top), None)
+        if top_owner is not None:
+            cluster.append(top_owner)
+            candidate = self._combined(candidate, self.facts[top_owner])
+        refused: list[tuple[str, str]] = []
+        for profile_id, _identifier in sorted(owners.items(), key=lambda item: (item[1].priority, item[1])):
+            if profile_id in cluster:
+                continue
+            reason = self._allowed(candidate, self.facts[profile_id])
+            if reason is None:
+                cluster.append(profile_id)
+                candidate = self._combined(candidate, self.facts[profile_id])
+            else:
+                refused.append((profile_id, reason))
+        survivor = min(cluster, key=lambda p: (self.facts[p].new, self.facts[p].created_at, p)) if cluster \
+            else self._new_profile()
+        linking = sorted(set(event.identifiers))
+        for profile_id in cluster:
+            if profile_id != survivor:
+                self._merge(survivor, profile_id, linking, event.event_id)
+        for profile_id, reason in refused:
+            self.decisions.append(Decision(survivor, profile_id, "refused", reason, linking, [], event.event_id))
+        return survivor
+
+    @staticmethod
+    def _combined(left: ProfileFacts, right: ProfileFacts) -> ProfileFacts:
+        return ProfileFacts(created_at=min(left.created_at, right.created_at), new=left.new and right.new,
+                            verified_emails=left.verified_emails | right.verified_emails,
+                            loyalty_ids=left.loyalty_ids | right.loyalty_ids, members=left.members | right.members,
+                            separated_from=left.separated_from | right.separated_from)
+
+    def _merge(self, survivor: str, merged: str, linking: list[Identifier], event_id: str) -> None:
+        facts = self.facts[merged]
+        self.decisions.append(Decision(survivor, merged, "merged", "identifiers seen together on one event",
+                                       linking, sorted(facts.members), event_id))
+        self.parent[merged] = survivor
+        self.facts[survivor] = self._combined(self.facts[survivor], facts)
+        for known in (*self.known.values(), *self.new_identifiers.values()):
+            if known.profile_id == merged:
+                known.profile_id = survivor
+        if not facts.new:
+            move_profile_rows(self.session, source=merged, target=survivor, now=self.now)
+
+    # ------------------------------------------------------------------ writing
+
+    def flush(self) -> None:
+        """Write the profiles, identifiers and merge audit the batch produced."""
+        if self.new_profiles:
+            self.session.execute(insert(CustomerProfile), [
+                {"id": p, "merged_into": self.find(p) if self.find(p) != p else None, "attributes": {},
+                 "created_at": self.now, "updated_at": self.now} for p in self.new_profiles])
+        if self.new_identifiers:
+            self.session.execute(insert(CustomerIdentifier), [
+                {"kind": i.kind, "value": i.value, "profile_id": self.find(k.profile_id),
+                 "origin_profile_id": k.origin_profile_id, "verified": k.verified, "shared": False,
+                 "first_seen_at": self.seen.get(i, self.now), "last_seen_at": self.seen.get(i, self.now)}
+                for i, k in self.new_identifiers.items()])
+        self._touch_known()
+        self._write_decisions()
+
+    def _touch_known(self) -> None:
+        later = [{"row_id": k.id, "seen": self.seen[i]} for i, k in self.known.items()
+                 if i in self.seen and self.seen[i] > k.last_seen_at]
+        if later:
+            table = cast(Table, CustomerIdentifier.__table__)
+            self.session.connection().execute(
+                update(table).where(table.c.id == bindparam("row_id")).values(last_seen_at=bindparam("seen")), later)
+        if self.verify:
+            ids = [k.id for i, k in self.known.items() if i in self.verify and k.id is not None]
+            if ids:
+                self.session.execute(update(CustomerIdentifier).where(CustomerIdentifier.id.in_(ids))
+                                     .values(verified=True))
+
+    def _write_decisions(self) -> None:
+        for decision in self.decisions:
+            merge_id = new_id("mrg")
+            self.session.execute(insert(CustomerMerge), {
+                "id": merge_id, "survivor_id": decision.survivor_id, "merged_id": decision.merged_id,
+                "status": decision.status, "cause": decision.cause,
+                "identifiers": [{"kind": i.kind, "value": i.value} for i in decision.identifiers],
+                "members": decision.members, "event_id": decision.event_id, "created_at": self.now,
+                "undone_at": None})
+            if decision.status == "merged":
+                record(self.session, CustomerMerged(merge_id=merge_id, survivor_id=decision.survivor_id,
+                                                    merged_id=decision.merged_id), clock=self.clock)
+
+
+def move_profile_rows(session: Session, *, source: str, target: str, now: datetime) -> None:
+    """Point every row of ``source`` (and of profiles merged into it) at ``target``."""
+    session.execute(update(CustomerProfile)
+                    .where((CustomerProfile.id == source) | (CustomerProfile.merged_into == source))
+                    .values(merged_into=target, updated_at=now))
+    for table in MOVABLE_TABLES:
+        session.execute(update(table).where(table.c.profile_id == source).values(profile_id=target))
+    move_loyalty_balance(session, source=source, target=target, now=now)

@@ -1,0 +1,360 @@
+"""The customer module's public functions: recording events, profiles, lookups, merges, consent, access, erasure."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from omniloom.customers import loyalty
+from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
+from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
+from omniloom.customers.identifiers import Identifier
+from omniloom.customers.intake import PreparedEvent
+from omniloom.customers.models import (
+    ClvModel,
+    ConsentRecord,
+    CustomerEvent,
+    CustomerIdentifier,
+    CustomerMerge,
+    CustomerProfile,
+    CustomerPurchase,
+    CustomerSeparation,
+)
+from omniloom.customers.moves import return_rows
+from omniloom.customers.resolution import Resolver, lock_identity_graph
+from omniloom.customers.schemas import PURPOSES, ConsentIn
+from omniloom.platform.clock import Clock
+from omniloom.platform.errors import InvalidInput
+from omniloom.platform.outbox import record
+
+# Properties of events that are facts about the business, not about the person: they survive erasure.
+FACT_PROPERTIES = frozenset({"order_id", "total", "lines", "sku", "quantity", "location", "campaign", "source",
+                             "medium", "cart_id"})
+FACT_LINE_FIELDS = frozenset({"sku", "quantity", "unit_price"})
+ERASED = "erased"
+LOOKUP_KINDS = {"email": "email", "phone": "phone", "loyalty_id": "loyalty", "device_id": "device"}
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    profile_ids: list[str]
+    duplicates: set[int]
+
+
+# ---------------------------------------------------------------------------------------------- events
+
+
+def record_events(session: Session, *, events: Sequence[PreparedEvent], guards: Iterable[str],
+                  clock: Clock) -> RecordedBatch:
+    """Resolve whose each event is and store it; an event whose ``id`` is already stored is not stored again."""
+    lock_identity_graph(session)
+    fresh, duplicates = _without_duplicates(session, events)
+    resolver = Resolver(session, clock=clock, guards=guards)
+    resolver.load(identifier for event in fresh for identifier in event.identifiers)
+    assigned = [resolver.resolve(event) for event in fresh]
+    resolver.flush()
+    now = resolver.now
+    rows = [{"event_id": event.event_id, "profile_id": resolver.find(profile), "origin_profile_id": origin,
+             "type": event.type, "channel": event.channel, "occurred_at": event.occurred_at, "received_at": now,
+             "identifiers": event.raw_identifiers, "properties": event.properties}
+            for event, (profile, origin) in zip(fresh, assigned, strict=True)]
+    if rows:
+        session.execute(insert(CustomerEvent), rows)
+    _record_purchases(session, fresh, [(resolver.find(p), o) for p, o in assigned], now=now)
+    _apply_traits(session, fresh, [resolver.find(p) for p, _ in assigned], now=now)
+    by_index = {event.index: resolver.find(profile) for event, (profile, _) in zip(fresh, assigned, strict=True)}
+    for event in duplicates:
+        by_index[event.index] = _profile_of_event(session, event.event_id)
+    ordered = sorted(event.index for event in events)
+    return RecordedBatch([by_index[index] for index in ordered], {event.index for event in duplicates})
+
+
+def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
+                        ) -> tuple[list[PreparedEvent], list[PreparedEvent]]:
+    client_ids = [event.event_id for event in events if event.client_id]
+    stored: set[str] = set()
+    for start in range(0, len(client_ids), 500):
+        stored.update(session.scalars(select(CustomerEvent.event_id)
+                                      .where(CustomerEvent.event_id.in_(client_ids[start:start + 500]))))
+    fresh: list[PreparedEvent] = []
+    duplicates: list[PreparedEvent] = []
+    for event in events:
+        if event.event_id in stored:
+            duplicates.append(event)
+        else:
+            stored.add(event.event_id)
+            fresh.append(event)
+    return fresh, duplicates
+
+
+def _profile_of_event(session: Session, event_id: str) -> str:
+    profile_id = session.scalar(select(CustomerEvent.profile_id).where(CustomerEvent.event_id == event_id))
+    if profile_id is None:  # an earlier event of the same batch, stored just now under this id
+        raise InvalidInput.field("events", f"event id '{event_id}' appears twice in the batch")
+    return profile_id
+
+
+def _record_purchases(session: Session, events: Sequence[PreparedEvent], owners: Sequence[tuple[str, str]],
+                      *, now: datetime) -> None:
+    candidates = [(event, owner) for event, owner in zip(events, owners, strict=True) if event.purchase]
+    if not candidates:
+        return
+    keys = {(event.channel, event.purchase.order_id) for event, _ in candidates if event.purchase}
+    known: set[tuple[str, str]] = set()
+    for channel in {channel for channel, _ in keys}:
+        orders = [order for c, order in keys if c == channel]
+        known.update((channel, order) for order in session.scalars(
+            select(CustomerPurchase.order_id).where(CustomerPurchase.channel == channel,
+                                                    CustomerPurchase.order_id.in_(orders))))
+    rows, earned = [], []
+    for event, (profile, origin) in candidates:
+        facts = event.purchase
+        assert facts is not None
+        if (event.channel, facts.order_id) in known:
+            continue
+        known.add((event.channel, facts.order_id))
+        rows.append({"profile_id": profile, "origin_profile_id": origin, "channel": event.channel,
+                     "order_id": facts.order_id, "event_id": event.event_id, "occurred_at": event.occurred_at,
+                     "amount": facts.amount, "currency": facts.currency, "items": facts.items})
+        earned.append(loyalty.EarnedPurchase(profile, origin, event.channel, facts.order_id, facts.amount,
+                                             facts.currency, event.occurred_at))
+    if rows:
+        session.execute(insert(CustomerPurchase), rows)
+        loyalty.earn(session, earned, now=now)
+
+
+def _apply_traits(session: Session, events: Sequence[PreparedEvent], profiles: Sequence[str], *,
+                  now: datetime) -> None:
+    traits: dict[str, dict[str, Any]] = {}
+    for event, profile in sorted(zip(events, profiles, strict=True), key=lambda pair: pair[0].occurred_at):
+        if event.traits:
+            traits.setdefault(profile, {}).update(event.traits)
+    for profile_id, values in traits.items():
+        row = session.get(CustomerProfile, profile_id)
+        if row is not None:
+            row.attributes = {**row.attributes, **values}
+            row.updated_at = now
+
+
+# ---------------------------------------------------------------------------------------------- profiles
+
+
+def get_profile(session: Session, customer_id: str) -> CustomerProfile:
+    """The profile with this id, even if it was merged away; raises CustomerNotFound."""
+    profile = session.get(CustomerProfile, customer_id)
+    if profile is None:
+        raise CustomerNotFound(f"customer '{customer_id}' does not exist")
+    return profile
+
+
+def resolve_profile(session: Session, customer_id: str) -> CustomerProfile:
+    """The surviving profile for ``customer_id`` (merged-away ids resolve to their survivor)."""
+    profile = get_profile(session, customer_id)
+    return get_profile(session, profile.merged_into) if profile.merged_into else profile
+
+
+def merged_ids(session: Session, profile_id: str) -> list[str]:
+    return list(session.scalars(select(CustomerProfile.id).where(CustomerProfile.merged_into == profile_id)
+                                .order_by(CustomerProfile.id)))
+
+
+def identities(session: Session, profile_id: str) -> list[CustomerIdentifier]:
+    return list(session.scalars(select(CustomerIdentifier).where(CustomerIdentifier.profile_id == profile_id)
+                                .order_by(CustomerIdentifier.kind, CustomerIdentifier.value)))
+
+
+def purchases(session: Session, profile_id: str) -> list[CustomerPurchase]:
+    """Every purchase on every channel, oldest first."""
+    return list(session.scalars(select(CustomerPurchase).where(CustomerPurchase.profile_id == profile_id)
+                                .order_by(CustomerPurchase.occurred_at, CustomerPurchase.id)))
+
+
+def timeline(session: Session, profile_id: str, *, limit: int, cursor: str | None
+             ) -> tuple[list[CustomerEvent], str | None]:
+    """The events of a profile, newest first, a page at a time."""
+    statement = select(CustomerEvent).where(CustomerEvent.profile_id == profile_id)
+    if cursor:
+        occurred_at, event_row = _decode_timeline_cursor(cursor)
+        statement = statement.where(or_(CustomerEvent.occurred_at < occurred_at,
+                                        (CustomerEvent.occurred_at == occurred_at) & (CustomerEvent.id < event_row)))
+    rows = list(session.scalars(statement.order_by(CustomerEvent.occurred_at.desc(), CustomerEvent.id.desc())
+                                .limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    token = f"{last.occurred_at.isoformat()}|{last.id}"
+    return rows[:limit], base64.urlsafe_b64encode(token.encode()).decode()
+
+
+def _decode_timeline_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        occurred_at, row = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(occurred_at), int(row)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput.field("cursor", "is not a cursor returned by this list") from None
+
+
+def find_by_identifier(session: Session, identifier: Identifier) -> CustomerProfile:
+    """The profile owning a (normalised) identifier; raises CustomerNotFound."""
+    profile_id = session.scalar(select(CustomerIdentifier.profile_id).where(
+        CustomerIdentifier.kind == identifier.kind, CustomerIdentifier.value == identifier.value))
+    if profile_id is None:
+        raise CustomerNotFound(f"no customer has {identifier.kind} '{identifier.value}'")
+    return resolve_profile(session, profile_id)
+
+
+def latest_clv_model(session: Session) -> ClvModel | None:
+    return session.scalars(select(ClvModel).order_by(ClvModel.fitted_at.desc(), ClvModel.id.desc()).limit(1)).first()
+
+
+# ---------------------------------------------------------------------------------------------- merges
+
+
+def merges(session: Session, profile_id: str) -> list[CustomerMerge]:
+    """Merge decisions involving this profile (into it, or of it), newest first."""
+    return list(session.scalars(
+        select(CustomerMerge).where(or_(CustomerMerge.survivor_id == profile_id, CustomerMerge.merged_id == profile_id))
+        .order_by(CustomerMerge.created_at.desc(), CustomerMerge.id.desc())))
+
+
+def get_merge(session: Session, merge_id: str) -> CustomerMerge:
+    merge = session.get(CustomerMerge, merge_id)
+    if merge is None:
+        raise CustomerNotFound(f"merge '{merge_id}' does not exist")
+    return merge
+
+
+def undo_merge(session: Session, *, merge_id: str, clock: Clock) -> CustomerMerge:
+    """Split a merge: the merged profile gets back its identifiers, events, purchases, consent and points."""
+    lock_identity_graph(session)
+    merge = get_merge(session, merge_id)
+    if merge.status != "merged":
+        raise MergeNotUndoable(f"merge '{merge_id}' is {merge.status}; only a merge that stands can be undone",
+                               status_now=merge.status)
+    now = clock.now()
+    holder = resolve_profile(session, merge.survivor_id)
+    if holder.erased_at is not None:
+        raise MergeNotUndoable(f"customer '{holder.id}' has been erased")
+    members = set(merge.members) or {merge.merged_id}
+    session.execute(update(CustomerProfile).where(CustomerProfile.id.in_(members - {merge.merged_id}))
+                    .values(merged_into=merge.merged_id, updated_at=now))
+    session.execute(update(CustomerProfile).where(CustomerProfile.id == merge.merged_id)
+                    .values(merged_into=None, updated_at=now))
+    return_rows(session, origins=members, holder=holder.id, owner=merge.merged_id, now=now)
+    session.execute(insert(CustomerSeparation), [
+        {"profile_id": merge.survivor_id, "other_profile_id": merge.merged_id, "created_at": now},
+        {"profile_id": merge.merged_id, "other_profile_id": merge.survivor_id, "created_at": now}])
+    merge.status = "undone"
+    merge.undone_at = now
+    record(session, CustomerUnmerged(merge_id=merge.id, survivor_id=merge.survivor_id, merged_id=merge.merged_id),
+           clock=clock)
+    session.flush()
+    return merge
+
+
+def mark_device_shared(session: Session, *, device_id: Identifier, shared: bool) -> CustomerIdentifier:
+    """Flag a device (a store kiosk, a family tablet) so that it never links profiles."""
+    row = session.scalars(select(CustomerIdentifier).where(CustomerIdentifier.kind == "device",
+                                                           CustomerIdentifier.value == device_id.value)).first()
+    if row is None:
+        raise CustomerNotFound(f"device '{device_id.value}' has not been seen")
+    row.shared = shared
+    session.flush()
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- consent
+
+
+def set_consent(session: Session, *, profile_id: str, purpose: str, data: ConsentIn, actor: str,
+                clock: Clock) -> ConsentRecord:
+    """Record a consent decision; the history keeps every earlier one."""
+    if purpose not in PURPOSES:
+        raise InvalidInput.field("purpose", f"must be one of {', '.join(PURPOSES)}")
+    row = ConsentRecord(profile_id=profile_id, origin_profile_id=profile_id, purpose=purpose, granted=data.granted,
+                        channel=data.channel, source=data.source, actor=actor, recorded_at=clock.now())
+    session.add(row)
+    session.flush()
+    record(session, ConsentChanged(customer_id=profile_id, purpose=purpose, granted=data.granted,
+                                   channel=data.channel), clock=clock)
+    return row
+
+
+def consent_history(session: Session, profile_id: str) -> list[ConsentRecord]:
+    return list(session.scalars(select(ConsentRecord).where(ConsentRecord.profile_id == profile_id)
+                                .order_by(ConsentRecord.recorded_at, ConsentRecord.id)))
+
+
+def current_consents(session: Session, profile_id: str) -> list[ConsentRecord]:
+    """The latest decision per purpose (merged profiles included)."""
+    latest: dict[str, ConsentRecord] = {}
+    for row in consent_history(session, profile_id):
+        latest[row.purpose] = row
+    return [latest[purpose] for purpose in PURPOSES if purpose in latest]
+
+
+# ---------------------------------------------------------------------------------------------- access, erasure
+
+
+def export(session: Session, profile_id: str) -> dict[str, Any]:
+    """Every piece of data held about the person (right of access), merged-away profiles included."""
+    profile = resolve_profile(session, profile_id)
+    events = session.scalars(select(CustomerEvent).where(CustomerEvent.profile_id == profile.id)
+                             .order_by(CustomerEvent.occurred_at, CustomerEvent.id))
+    return {
+        "customer_id": profile.id, "merged_ids": merged_ids(session, profile.id),
+        "created_at": profile.created_at.isoformat(), "attributes": profile.attributes,
+        "identities": [_columns(row, exclude={"id", "profile_id"}) for row in identities(session, profile.id)],
+        "events": [_columns(row, exclude={"id", "profile_id"}) for row in events],
+        "purchases": [_columns(row, exclude={"id", "profile_id"}) for row in purchases(session, profile.id)],
+        "consents": [_columns(row, exclude={"id", "profile_id"}) for row in consent_history(session, profile.id)],
+        "loyalty": [_columns(row, exclude={"id", "profile_id"}) for row in loyalty.entries(
+            session, profile_id=profile.id, limit=1_000_000)],
+        "merges": [_columns(row, exclude=set()) for row in merges(session, profile.id)],
+    }
+
+
+def _columns(row: Any, *, exclude: set[str]) -> dict[str, Any]:
+    values = {}
+    for column in row.__table__.columns:
+        if column.key in exclude:
+            continue
+        value = getattr(row, column.key)
+        values[column.key] = value.isoformat() if isinstance(value, datetime) else value
+    return values
+
+
+def erase(session: Session, *, profile_id: str, clock: Clock) -> list[str]:
+    """Remove the person's personal data everywhere, keeping anonymous facts (sales, points) so totals stay right."""
+    lock_identity_graph(session)
+    profile = resolve_profile(session, profile_id)
+    everyone = [profile.id, *merged_ids(session, profile.id)]
+    now = clock.now()
+    session.execute(delete(CustomerIdentifier).where(CustomerIdentifier.profile_id == profile.id))
+    session.execute(update(CustomerProfile).where(CustomerProfile.id.in_(everyone))
+                    .values(attributes={}, erased_at=now, updated_at=now))
+    for event in session.scalars(select(CustomerEvent).where(CustomerEvent.profile_id == profile.id)):
+        event.identifiers = {}
+        event.properties = _facts_only(event.properties)
+    session.execute(update(ConsentRecord).where(ConsentRecord.profile_id == profile.id)
+                    .values(source=ERASED, channel=None))
+    session.execute(update(CustomerMerge)
+                    .where(or_(CustomerMerge.survivor_id.in_(everyone), CustomerMerge.merged_id.in_(everyone)))
+                    .values(identifiers=[]))
+    record(session, CustomerErased(customer_id=profile.id, profile_ids=everyone), clock=clock)
+    session.flush()
+    return everyone
+
+
+def _facts_only(properties: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in properties.items() if key in FACT_PROPERTIES}
+    if isinstance(kept.get("lines"), list):
+        kept["lines"] = [{key: value for key, value in line.items() if key in FACT_LINE_FIELDS}
+                         for line in kept["lines"] if isinstance(line, dict)]
+    return kept
