@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from omniloom.platform.money import Money
 
@@ -269,8 +269,20 @@ class SharedDeviceIn(BaseModel):
     shared: bool
 
 
+def _end_of_day(value: Any) -> Any:
+    """A bare date means the whole of that day (UTC)."""
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(value), time.max, tzinfo=UTC)
+        except ValueError:
+            return value
+    return value
+
+
 class ClvFitIn(BaseModel):
-    calibration_end: AwareDatetime
+    calibration_end: Annotated[AwareDatetime, BeforeValidator(_end_of_day)] = Field(
+        description="Purchases up to this moment calibrate the model; a date (`1997-09-30`) means the end of that "
+                    "day, UTC.", examples=["1997-09-30"])
     time_unit: Literal["day", "week", "month"] = "week"
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
         None, description="Spend currency to model (default: the most used one).")

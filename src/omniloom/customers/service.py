@@ -69,8 +69,9 @@ def record_events(session: Session, *, events: Sequence[PreparedEvent], guards: 
     _record_purchases(session, fresh, [(resolver.find(p), o) for p, o in assigned], now=now)
     _apply_traits(session, fresh, [resolver.find(p) for p, _ in assigned], now=now)
     by_index = {event.index: resolver.find(profile) for event, (profile, _) in zip(fresh, assigned, strict=True)}
+    stored = _profiles_of_events(session, [event.event_id for event in duplicates])
     for event in duplicates:
-        by_index[event.index] = _profile_of_event(session, event.event_id)
+        by_index[event.index] = stored[event.event_id]
     ordered = sorted(event.index for event in events)
     return RecordedBatch([by_index[index] for index in ordered], {event.index for event in duplicates})
 
@@ -93,11 +94,14 @@ def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
     return fresh, duplicates
 
 
-def _profile_of_event(session: Session, event_id: str) -> str:
-    profile_id = session.scalar(select(CustomerEvent.profile_id).where(CustomerEvent.event_id == event_id))
-    if profile_id is None:  # an earlier event of the same batch, stored just now under this id
-        raise InvalidInput.field("events", f"event id '{event_id}' appears twice in the batch")
-    return profile_id
+def _profiles_of_events(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
+    """Where stored events are now (a duplicate answers with the profile of the event it repeats)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), 500):
+        rows = session.execute(select(CustomerEvent.event_id, CustomerEvent.profile_id)
+                               .where(CustomerEvent.event_id.in_(event_ids[start:start + 500])))
+        found.update({row.event_id: row.profile_id for row in rows})
+    return found
 
 
 def _record_purchases(session: Session, events: Sequence[PreparedEvent], owners: Sequence[tuple[str, str]],
