@@ -36,6 +36,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, make_url, text
 
+import _http_load as http_load
 from _common import (
     add_database_argument,
     analyze,
@@ -219,7 +220,7 @@ class Server:
 
 
 class Client:
-    """One keep-alive HTTP/1.1 connection to the server (one per client thread)."""
+    """One keep-alive HTTP/1.1 connection to the server, for seeding and single checks (the load uses `_http_load`)."""
 
     def __init__(self, port: int, key: str | None) -> None:
         self.port = port
@@ -486,42 +487,53 @@ def api_load(port: int, key: str | None, clients: int, seconds: float, pick_sku:
              *, seed: int, max_requests: int, stop_on_conflict: bool = False) -> Load:
     """Each client POSTs reservations over its own keep-alive connection until the deadline.
 
-    Without a key every answer should be 401, and those count as the successes (the HTTP floor).
+    One thread drives all the connections (``_http_load``), each with one request in flight; every request is
+    built once per SKU and every answer's body is checked. Without a key every answer should be 401, and those
+    count as the successes (the HTTP floor).
     """
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    requests: dict[str, bytes] = {}
+    choosers = [random.Random(seed * 1000 + index) for index in range(clients)]
+    sent = [0] * clients
+    load = Load()
 
-    def work(index: int, deadline: float, _barrier: threading.Barrier) -> Load:
-        load = Load()
-        client = Client(port, key)
-        chooser = random.Random(seed * 1000 + index)
-        for _ in range(max_requests):
-            if time.perf_counter() >= deadline:
-                break
-            body = reservation_body(pick_sku(chooser))
-            started = time.perf_counter()
-            try:
-                status, data = client.send("POST", "/api/v1/reservations", body)
-            except (OSError, http.client.HTTPException) as error:
-                load.errors[f"connection:{type(error).__name__}"] += 1
-                continue
-            load.latencies.append(time.perf_counter() - started)
-            if key is None and status == 401:
+    def next_request(client: int) -> bytes | None:
+        if sent[client] >= max_requests:
+            return None
+        sent[client] += 1
+        sku = pick_sku(choosers[client])
+        request = requests.get(sku)
+        if request is None:
+            request = requests[sku] = http_load.request_bytes("POST", "/api/v1/reservations", port, headers,
+                                                              reservation_body(sku))
+        return request
+
+    def on_answer(_client: int, answer: http_load.Answer) -> bool:
+        load.latencies.append(answer.seconds)
+        if key is None and answer.status == 401:
+            load.successes += 1
+        elif answer.status == 201:
+            if _reserved_units(answer.body) == 1:
                 load.successes += 1
-            elif status == 201:
-                if _reserved_units(data) == 1:
-                    load.successes += 1
-                else:
-                    load.errors["201 with unexpected lines"] += 1
-            elif status == 409:
-                load.conflicts += 1
-                load.conflict_types[_problem_type(data)] += 1
-                if stop_on_conflict:
-                    break
             else:
-                load.errors[f"http {status}"] += 1
-        client.connection.close()
-        return load
+                load.errors["201 with unexpected lines"] += 1
+        elif answer.status == 409:
+            load.conflicts += 1
+            load.conflict_types[_problem_type(answer.body)] += 1
+            return not stop_on_conflict
+        else:
+            load.errors[f"http {answer.status}"] += 1
+        return True
 
-    return run_clients(clients, seconds, work)
+    def on_error(_client: int, kind: str) -> None:
+        load.errors[kind] += 1
+
+    started = time.perf_counter()
+    http_load.run(port, clients, started + seconds, next_request, on_answer, on_error, timeout=REQUEST_TIMEOUT)
+    load.elapsed = time.perf_counter() - started
+    return load
 
 
 def _reserved_units(data: bytes) -> int:

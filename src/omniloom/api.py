@@ -10,7 +10,9 @@ from omniloom import __version__
 from omniloom.catalog.api import router as catalog_router
 from omniloom.channels.api import router as channels_router
 from omniloom.customers.api import router as customers_router
+from omniloom.fulfillment.api import router as fulfillment_router
 from omniloom.inventory.api import router as inventory_router
+from omniloom.orders.api import router as orders_router
 from omniloom.platform.clock import Clock, SystemClock
 from omniloom.platform.db import Database, make_engine
 from omniloom.platform.http import (
@@ -23,6 +25,7 @@ from omniloom.platform.http import (
 from omniloom.platform.schema import ensure_migrated
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.pricing.api import router as pricing_router
+from omniloom.webhooks.api import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 DESCRIPTION = """One system behind every channel a retailer sells through: one catalog, one stock picture across
@@ -45,7 +48,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.clock = clock or SystemClock()
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
-    for router in (inventory_router, pricing_router, channels_router, catalog_router, customers_router):
+    for router in (inventory_router, pricing_router, channels_router, catalog_router, customers_router,
+                   orders_router, fulfillment_router, webhooks_router):
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
     generate_openapi = app.openapi

@@ -1,18 +1,22 @@
-"""The ``omniloom`` command: init, serve, worker, keys, demo."""
+"""The ``omniloom`` command: init, serve, worker, keys, customers, demo."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from omniloom.customers import history
+from omniloom.customers.schemas import MAX_BATCH
 from omniloom.demo.load import load_demo
 from omniloom.platform.auth import create_api_key, list_api_keys, revoke_api_key
 from omniloom.platform.clock import SystemClock
@@ -26,6 +30,8 @@ app = typer.Typer(help="Omniloom: one omnichannel commerce engine behind every c
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+customers_app = typer.Typer(help="Import customer history.", no_args_is_help=True)
+app.add_typer(customers_app, name="customers")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -70,12 +76,17 @@ def serve(
 
 @app.command("worker")
 def run_worker(once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False) -> None:
-    """Run background jobs: reservation expiry and outbox numbering."""
+    """Run background jobs: checkout clean-up, reservation and pickup expiry, outbox numbering and relaying."""
     settings = get_settings()
-    runner = Worker(_migrated_database(settings), SystemClock(), interval_seconds=settings.worker_interval_seconds)
+    runner = Worker(_migrated_database(settings), SystemClock(), interval_seconds=settings.worker_interval_seconds,
+                    settings=settings)
     if once:
         report = runner.tick()
-        typer.echo(f"expired {report.reservations_expired} reservations, numbered {report.events_numbered} events")
+        runner.close()
+        typer.echo(f"settled {report.checkouts_abandoned} abandoned checkouts, expired "
+                   f"{report.reservations_expired} reservations and {report.pickups_expired} pickups, numbered "
+                   f"{report.events_numbered} events, delivered {report.webhooks_delivered} webhooks, published "
+                   f"{report.events_published} events to NATS")
         return
     stop = threading.Event()
     try:
@@ -114,6 +125,41 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_..
     with _migrated_database(get_settings()).write() as session:
         key = revoke_api_key(session, key_id=key_id, clock=SystemClock())
     typer.echo(f"revoked {key.id}")
+
+
+SHOWN_REJECTS = 20
+
+
+@customers_app.command("import")
+def customers_import(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="JSON Lines (one event per line, as in POST /events) "
+                                                               "or CSV.")],
+    channel: Annotated[str | None, typer.Option(help="Channel of rows that name none.")] = None,
+    file_format: Annotated[history.Format | None, typer.Option(
+        "--format", help="jsonl or csv (default: from the extension).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Rows per transaction.")] = 500,
+    timezone: Annotated[str, typer.Option(help="Time zone of CSV times written without an offset.")] = "UTC",
+    rejects: Annotated[Path | None, typer.Option(help="Write every rejected row here (JSON Lines).")] = None,
+) -> None:
+    """Import purchase history and other events; a row that fails is reported and the others are recorded."""
+    settings = get_settings()
+    database = _migrated_database(settings)
+    source = history.open_history(file, format=file_format, default_channel=channel, timezone=timezone)
+    if rejects is not None:
+        history.write_rejects(rejects, [])
+    with Progress() as progress:
+        task = progress.add_task("customer history", total=source.rows)
+        report = history.import_history(database, source, batch_size=batch_size,
+                                        region=settings.default_phone_region, guards=settings.identity_guards,
+                                        clock=SystemClock(), advance=lambda rows: progress.advance(task, rows))
+    typer.echo(report.summary())
+    for row in report.rejected[:SHOWN_REJECTS]:
+        typer.echo(row.describe())
+    if rejects is not None:
+        history.write_rejects(rejects, report.rejected)
+        typer.echo(f"wrote {len(report.rejected)} rejected rows to {rejects}")
+    elif len(report.rejected) > SHOWN_REJECTS:
+        typer.echo(f"... and {len(report.rejected) - SHOWN_REJECTS} more (--rejects FILE writes them all)")
 
 
 @app.command()

@@ -79,6 +79,8 @@ def test_demo_then_serve_answers_availability(database_factory: DatabaseFactory,
     lines = demo.stdout.strip().splitlines()
     key = lines[-1]
     sku = next(line for line in lines if line.startswith("try: GET")).split("/availability/")[1].split("?")[0]
+    assert "loaded 2000 customers with " in demo.stdout
+    email = next(line for line in lines if line.startswith("try: GET /api/v1/customers")).split("email=")[1]
     again = run(url, "demo", cwd=tmp_path)
     assert again.returncode == 0 and "already loaded" in again.stdout
 
@@ -105,6 +107,11 @@ def test_demo_then_serve_answers_availability(database_factory: DatabaseFactory,
         assert body["available"] == sum(entry["available"] for entry in body["locations"])
         assert {entry["location"] for entry in body["locations"]} <= {
             "DC-HRV", "ST-LWD", "ST-SNK", "ST-DRA", "ST-GRO", "ST-HRL"}
+        found = httpx.get(f"http://127.0.0.1:{port}/api/v1/customers", params={"email": email},
+                          headers={"Authorization": f"Bearer {key}"}).json()["items"]
+        customer = httpx.get(f"http://127.0.0.1:{port}/api/v1/customers/{found[0]['id']}",
+                             headers={"Authorization": f"Bearer {key}"}).json()
+        assert customer["purchases"] and customer["loyalty"]["tier"] in {"Brons", "Zilver", "Goud"}
     finally:
         server.terminate()
         server.wait(15)

@@ -152,3 +152,13 @@ def test_the_timeline_pages_newest_first(admin: TestClient) -> None:
             break
     assert seen == sorted(stamps, reverse=True)
     assert_problem(admin.get(f"/customers/{customer}/events", params={"cursor": "!!"}), 422, "validation")
+
+
+def test_an_email_verified_on_the_linking_event_counts_for_the_guard(admin: TestClient) -> None:
+    newsletter = send(admin, event("email_open", email="b@example.com"))["customer_ids"][0]
+    first = send(admin, event("identify", email="a@example.com", device_id="tablet",
+                              verified=["email"]))["customer_ids"][0]
+    second = send(admin, event("identify", email="b@example.com", device_id="tablet",
+                               verified=["email"]))["customer_ids"][0]
+    assert second == newsletter and second != first
+    assert [m["status"] for m in admin.get(f"/customers/{first}/merges").json()["items"]] == ["refused"]

@@ -20,6 +20,7 @@ from omniloom.customers.errors import CustomerErased, CustomerNotFound
 from omniloom.customers.identifiers import IdentifierProblem
 from omniloom.customers.intake import prepare_batch
 from omniloom.customers.models import CustomerProfile
+from omniloom.orders import service as orders
 from omniloom.platform.auth import Principal
 from omniloom.platform.errors import Forbidden, InvalidInput, NotFound
 from omniloom.platform.http import (
@@ -219,7 +220,8 @@ def export_customer(customer_id: CustomerId, db: DatabaseDep, principal: Princip
 def erase_customer(customer_id: CustomerId, db: DatabaseDep, clock: ClockDep, principal: PrincipalDep) -> Response:
     with db.write() as session:
         profile = _readable(session, principal, customer_id, kinds=("admin",))
-        service.erase(session, profile_id=profile.id, clock=clock)
+        erased = service.erase(session, profile_id=profile.id, clock=clock)
+        orders.forget_customer(session, profile_ids=erased)
     return Response(status_code=204)
 
 

@@ -53,19 +53,26 @@ def fit(session: Session, *, data: ClvFitIn, clock: Clock) -> ClvModel:
     gamma_gamma = clv.fit_gamma_gamma(summaries)
     model = ClvModel(id=new_id("clv"), calibration_end=data.calibration_end, time_unit=data.time_unit,
                      currency=currency, horizon=data.horizon, bgnbd=asdict(bgnbd), gamma_gamma=asdict(gamma_gamma),
-                     rfm_boundaries=rfm_boundaries(summaries, time_unit=data.time_unit), customers=len(summaries),
+                     rfm_boundaries=rfm_boundaries(summaries, purchases, time_unit=data.time_unit),
+                     customers=len(summaries),
                      repeat_customers=sum(1 for s in summaries if s.frequency > 0), fitted_at=clock.now())
     session.add(model)
     session.flush()
     return model
 
 
-def rfm_boundaries(summaries: Sequence[clv.CustomerSummary], *, time_unit: clv.TimeUnit) -> dict[str, list[float]]:
-    """Quintile boundaries of recency (days since the last purchase), frequency and total spend."""
+def rfm_boundaries(summaries: Sequence[clv.CustomerSummary], purchases: Sequence[clv.Purchase], *,
+                   time_unit: clv.TimeUnit) -> dict[str, list[float]]:
+    """Quintile boundaries of recency (days since the last purchase), purchase days and total spend (major units)."""
     days = clv.days_per_unit(time_unit)
     recency_days = np.array([(s.T - s.recency) * days for s in summaries])
     frequency = np.array([s.frequency + 1 for s in summaries], dtype=float)
-    spend = np.array([s.monetary_value * s.frequency for s in summaries])
+    calibrated = {s.customer_id for s in summaries}
+    totals: dict[str, float] = {}
+    for purchase in purchases:
+        if purchase.customer_id in calibrated:
+            totals[purchase.customer_id] = totals.get(purchase.customer_id, 0.0) + purchase.amount
+    spend = np.array(list(totals.values()))
     return {name: [float(x) for x in np.quantile(values, QUINTILES)]
             for name, values in (("recency_days", recency_days), ("frequency", frequency), ("monetary", spend))}
 

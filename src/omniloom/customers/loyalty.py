@@ -10,15 +10,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers.errors import NotEnoughPoints
 from omniloom.customers.events import LoyaltyPointsRedeemed
 from omniloom.customers.models import CustomerPurchase, LoyaltyAccount, LoyaltyEntry, LoyaltyProgram
-from omniloom.customers.moves import ensure_loyalty_account
+from omniloom.customers.moves import ensure_loyalty_accounts
 from omniloom.customers.schemas import LoyaltyProgramIn
 from omniloom.platform.clock import Clock
 from omniloom.platform.errors import Conflict, FieldError
@@ -95,10 +96,12 @@ def earn(session: Session, purchases: Sequence[EarnedPurchase], *, now: datetime
     if not entries:
         return 0
     session.execute(insert(LoyaltyEntry), entries)
-    for profile_id, points in per_profile.items():
-        ensure_loyalty_account(session, profile_id, now=now)
-        session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == profile_id)
-                        .values(balance=LoyaltyAccount.balance + points, updated_at=now))
+    ensure_loyalty_accounts(session, list(per_profile), now=now)
+    accounts = cast(Table, LoyaltyAccount.__table__)
+    session.connection().execute(
+        update(accounts).where(accounts.c.profile_id == bindparam("owner"))
+        .values(balance=accounts.c.balance + bindparam("points"), updated_at=now),
+        [{"owner": profile_id, "points": points} for profile_id, points in per_profile.items()])
     return sum(per_profile.values())
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -24,11 +24,14 @@ MOVABLE_TABLES: tuple[Table, ...] = tuple(
 )
 
 
-def ensure_loyalty_account(session: Session, profile_id: str, *, now: datetime) -> None:
-    """Create the (empty) points account of ``profile_id`` unless it exists."""
-    exists = session.scalar(select(LoyaltyAccount.profile_id).where(LoyaltyAccount.profile_id == profile_id))
-    if exists is None:
-        session.execute(insert(LoyaltyAccount), {"profile_id": profile_id, "balance": 0, "updated_at": now})
+def ensure_loyalty_accounts(session: Session, profile_ids: Sequence[str], *, now: datetime) -> None:
+    """Create the (empty) points accounts of these profiles where they do not exist yet."""
+    existing = set(session.scalars(select(LoyaltyAccount.profile_id)
+                                   .where(LoyaltyAccount.profile_id.in_(profile_ids))))
+    missing = [{"profile_id": p, "balance": 0, "updated_at": now} for p in dict.fromkeys(profile_ids)
+               if p not in existing]
+    if missing:
+        session.execute(insert(LoyaltyAccount), missing)
 
 
 def move_loyalty_balance(session: Session, *, source: str, target: str, now: datetime) -> None:
@@ -37,7 +40,7 @@ def move_loyalty_balance(session: Session, *, source: str, target: str, now: dat
                              .with_for_update())
     if not balance:
         return
-    ensure_loyalty_account(session, target, now=now)
+    ensure_loyalty_accounts(session, [target], now=now)
     session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == source)
                     .values(balance=0, updated_at=now))
     session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == target)
@@ -49,8 +52,8 @@ def return_rows(session: Session, *, origins: Collection[str], holder: str, owne
     for table in MOVABLE_TABLES:
         session.execute(update(table).where(table.c.profile_id == holder, table.c.origin_profile_id.in_(origins))
                         .values(profile_id=owner))
+    ensure_loyalty_accounts(session, [holder, owner], now=now)
     for profile_id in (holder, owner):
-        ensure_loyalty_account(session, profile_id, now=now)
         total = session.scalar(select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
                                .where(LoyaltyEntry.profile_id == profile_id))
         session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == profile_id)

@@ -224,6 +224,8 @@ class Resolver:
         candidate = ProfileFacts(created_at=self.now, new=True)
         for identifier in unowned:
             self._note(candidate, identifier, identifier in event.verified)
+        for identifier in event.verified:  # what the event verifies counts before any merge is weighed
+            self._note(candidate, identifier, True)
         cluster: list[str] = []
         top_owner = next((p for p, i in owners.items() if i == top), None)
         if top_owner is not None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from omniloom.customers import loyalty
 from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
-from omniloom.customers.identifiers import Identifier
+from omniloom.customers.identifiers import PRIORITY, Identifier
 from omniloom.customers.intake import PreparedEvent
 from omniloom.customers.models import (
     ClvModel,
@@ -38,7 +38,7 @@ FACT_PROPERTIES = frozenset({"order_id", "total", "lines", "sku", "quantity", "l
                              "medium", "cart_id"})
 FACT_LINE_FIELDS = frozenset({"sku", "quantity", "unit_price"})
 ERASED = "erased"
-LOOKUP_KINDS = {"email": "email", "phone": "phone", "loyalty_id": "loyalty", "device_id": "device"}
+RAW_FIELDS = {"email": "email", "phone": "phone", "loyalty": "loyalty_id", "device": "device_id"}
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,11 @@ def _apply_traits(session: Session, events: Sequence[PreparedEvent], profiles: S
     for event, profile in sorted(zip(events, profiles, strict=True), key=lambda pair: pair[0].occurred_at):
         if event.traits:
             traits.setdefault(profile, {}).update(event.traits)
-    for profile_id, values in traits.items():
-        row = session.get(CustomerProfile, profile_id)
-        if row is not None:
-            row.attributes = {**row.attributes, **values}
-            row.updated_at = now
+    if not traits:
+        return
+    for row in session.scalars(select(CustomerProfile).where(CustomerProfile.id.in_(list(traits)))):
+        row.attributes = {**row.attributes, **traits[row.id]}
+        row.updated_at = now
 
 
 # ---------------------------------------------------------------------------------------------- profiles
@@ -171,6 +171,18 @@ def merged_ids(session: Session, profile_id: str) -> list[str]:
 def identities(session: Session, profile_id: str) -> list[CustomerIdentifier]:
     return list(session.scalars(select(CustomerIdentifier).where(CustomerIdentifier.profile_id == profile_id)
                                 .order_by(CustomerIdentifier.kind, CustomerIdentifier.value)))
+
+
+def strongest_identifier(session: Session, profile_id: str) -> dict[str, Any] | None:
+    """The profile's most telling identifier as an event would carry it (``{"email": ...}``), or None."""
+    rows = identities(session, profile_id)
+    if not rows:
+        return None
+    best = min(rows, key=lambda row: (PRIORITY[row.kind], row.id))
+    if best.kind == "external":
+        channel, _, value = best.value.partition(":")
+        return {"external_ids": {channel: value}}
+    return {RAW_FIELDS[best.kind]: best.value}
 
 
 def purchases(session: Session, profile_id: str) -> list[CustomerPurchase]:

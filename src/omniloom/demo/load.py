@@ -14,19 +14,30 @@ from omniloom.catalog import service as catalog
 from omniloom.catalog.schemas import ProductCreate
 from omniloom.channels import service as channels
 from omniloom.channels.schemas import ChannelCreate
+from omniloom.customers import loyalty
+from omniloom.customers import service as customers
+from omniloom.customers.intake import prepare_batch
+from omniloom.customers.schemas import ConsentIn, LoyaltyProgramIn, Tier
 from omniloom.demo.catalog import products
+from omniloom.demo.customers import ConsentDecision, DemoCustomers, demo_customers
 from omniloom.demo.retailer import CHANNELS, LOCATIONS, PRICE_LISTS, STORE_CODES
 from omniloom.inventory import service as inventory
 from omniloom.inventory.errors import LocationNotFound
 from omniloom.inventory.schemas import LocationCreate
 from omniloom.platform.auth import create_api_key
-from omniloom.platform.clock import Clock, SystemClock
+from omniloom.platform.clock import Clock, FrozenClock, SystemClock
 from omniloom.platform.db import Database
 from omniloom.pricing import service as pricing
 from omniloom.pricing.schemas import PriceListCreate
 
 ACTOR = "demo"
 BATCH = 40
+EVENT_BATCH = 1000
+PHONE_REGION = "NL"  # the demo's customers write their phone numbers the Dutch way
+IDENTITY_GUARDS = ("verified_email_conflict",)
+LOYALTY_PROGRAM = LoyaltyProgramIn(
+    currency="EUR", points_per_unit=1, channel_multipliers={"pos": 2.0}, tier_window_days=365,
+    tiers=[Tier(name="Brons", min_spend=0), Tier(name="Zilver", min_spend=25_000), Tier(name="Goud", min_spend=75_000)])
 T = TypeVar("T")
 
 
@@ -37,7 +48,10 @@ class DemoSummary:
     products: int
     variants: int
     movements: int
+    customers: int
+    customer_events: int
     sample_sku: str
+    sample_email: str
     admin_key: str | None
 
     def __str__(self) -> str:
@@ -46,7 +60,9 @@ class DemoSummary:
         return "\n".join([
             f"loaded {self.locations} locations, {self.channels} channels, {self.products} products, "
             f"{self.variants} variants and {self.movements} stock movements",
+            f"loaded {self.customers} customers with {self.customer_events} events over two years",
             f"try: GET /api/v1/availability/{self.sample_sku}?channel=web",
+            f"try: GET /api/v1/customers?email={self.sample_email}",
             "demo admin API key (shown once):",
             self.admin_key,
         ])
@@ -57,7 +73,7 @@ def load_demo(database: Database, *, seed: int = 7, clock: Clock | None = None) 
     clock = clock or SystemClock()
     with database.read() as session:
         if _already_loaded(session):
-            return DemoSummary(0, 0, 0, 0, 0, "", None)
+            return DemoSummary(0, 0, 0, 0, 0, 0, 0, "", "", None)
     rng = random.Random(seed)
     catalog_items = list(products(seed))
     with database.write() as session:
@@ -71,9 +87,13 @@ def load_demo(database: Database, *, seed: int = 7, clock: Clock | None = None) 
         for sku_batch in _track(progress, "stock", skus):
             with database.write() as session:
                 movements += _load_stock(session, sku_batch, rng, clock)
+        people = demo_customers(seed, end=clock.now(), skus=[
+            (variant["sku"], variant["price"]["amount"]) for item in catalog_items for variant in item["variants"]])
+        load_customers(database, people, progress=progress, clock=clock)
     with database.write() as session:
         _, secret = create_api_key(session, role="admin", name="demo admin", clock=clock)
-    return DemoSummary(len(LOCATIONS), len(CHANNELS), len(catalog_items), len(skus), movements, skus[0], secret)
+    return DemoSummary(len(LOCATIONS), len(CHANNELS), len(catalog_items), len(skus), movements, people.people,
+                       len(people.events), skus[0], people.sample_email, secret)
 
 
 def _already_loaded(session: Session) -> bool:
@@ -84,10 +104,10 @@ def _already_loaded(session: Session) -> bool:
     return True
 
 
-def _track(progress: Progress, label: str, items: Sequence[T]) -> Iterator[list[T]]:
+def _track(progress: Progress, label: str, items: Sequence[T], *, size: int = BATCH) -> Iterator[list[T]]:
     task = progress.add_task(label, total=len(items))
-    for start in range(0, len(items), BATCH):
-        batch = list(items[start:start + BATCH])
+    for start in range(0, len(items), size):
+        batch = list(items[start:start + size])
         yield batch
         progress.advance(task, len(batch))
 
@@ -123,3 +143,32 @@ def _load_stock(session: Session, skus: Iterable[str], rng: random.Random, clock
                                       actor=ACTOR, clock=clock, note="opening stock")
             count += 1
     return count
+
+
+def load_customers(database: Database, people: DemoCustomers, *, progress: Progress, clock: Clock) -> None:
+    """Set up the loyalty program, then record the people's events and consent decisions in batches."""
+    with database.write() as session:
+        loyalty.set_program(session, data=LOYALTY_PROGRAM, clock=clock)
+    decisions: dict[str, list[ConsentDecision]] = {}
+    for decision in people.consents:
+        decisions.setdefault(decision.event_id, []).append(decision)
+    for event_batch in _track(progress, "customers", people.events, size=EVENT_BATCH):
+        with database.write() as session:
+            _load_customer_events(session, event_batch, decisions, clock)
+
+
+def _load_customer_events(session: Session, events: list[dict[str, Any]],
+                          decisions: dict[str, list[ConsentDecision]], clock: Clock) -> None:
+    """Record events through the same intake and identity resolution as ``POST /events``, then their consents."""
+    known = frozenset(channel["code"] for channel in CHANNELS)
+    prepared, rejected = prepare_batch(events, received_at=clock.now(), region=PHONE_REGION, only_channel=None,
+                                       known_channels=known)
+    if rejected:
+        raise RuntimeError(f"demo event {events[rejected[0].index]['id']} was rejected: {rejected[0].errors}")
+    recorded = customers.record_events(session, events=prepared, guards=IDENTITY_GUARDS, clock=clock)
+    for event, profile_id in zip(prepared, recorded.profile_ids, strict=True):
+        for decision in decisions.get(event.event_id, ()):
+            customers.set_consent(session, profile_id=profile_id, purpose=decision.purpose, actor=ACTOR,
+                                  clock=FrozenClock(event.occurred_at),
+                                  data=ConsentIn(granted=decision.granted, channel=decision.channel,
+                                                 source=decision.source))

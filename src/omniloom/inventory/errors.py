@@ -73,3 +73,10 @@ class ReservationNotActive(Conflict):
     def __init__(self, reservation_id: str, status: str) -> None:
         super().__init__(f"reservation '{reservation_id}' is {status}, not active", reservation=reservation_id,
                          status=status)
+
+
+class AllocationMissing(Conflict):
+    """The units an order counts on are not allocated where it says (a bug or a concurrent change)."""
+
+    slug = "allocation-missing"
+    title = "Allocated stock missing"

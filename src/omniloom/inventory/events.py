@@ -80,3 +80,18 @@ class ReservationConverted(ReservationEvent):
     """The held units became allocated to an order."""
 
     event_type = "reservation.converted"
+
+
+class AllocationReleased(DomainEvent):
+    """Allocated units went back to free stock (an order cancelled, a pickup not collected)."""
+
+    event_type = "inventory.allocation_released"
+
+    sku: str
+    location: str
+    quantity: int
+    reference: str
+    available: int
+
+    def subject(self) -> str:
+        return f"sku:{self.sku}"

@@ -103,33 +103,47 @@ _HOLD = (
 # A hold that lost a race is rolled back to this savepoint, which on PostgreSQL also drops the row locks it
 # took, so the slow path can lock rows in key order. It is never released: the commit ends it.
 _HOLD_SAVEPOINT = "reservation_hold"
-# PostgreSQL: one statement takes the units and, only when every planned level had them, writes the reservation,
-# its lines and its event, so the row locks are held from this statement to the COMMIT alone. The levels are
-# locked in key order first (``locked``), so concurrent holds of several levels never deadlock.
+# PostgreSQL: one statement takes the units of one or several reservations and, only when every planned level
+# had them, writes the reservations, their lines and their events, so the row locks are held from this statement
+# to the COMMIT alone. The levels are locked in key order first (``locked``), so concurrent holds of several levels
+# never deadlock. Holds of several reservations on one level are summed and checked against the largest safety
+# stock among them: when that sum fits, each of them would have fitted taken one after the other. The rows come as
+# three JSON documents, which cost the driver nothing to send, whatever the size of the batch; the level ids are
+# turned into arrays (``= ANY(ARRAY(...))``) so that the levels are found by key, not by a scan.
 _HOLD_AND_WRITE = """
-WITH wanted AS (
-    SELECT level_id, quantity
-    FROM unnest(%(level_ids)s::integer[], %(quantities)s::integer[]) AS wanted (level_id, quantity)
+WITH line AS (
+    SELECT * FROM json_to_recordset(%(lines)s::json)
+        AS line (reservation_id text, level_id integer, sku text, location_id text, quantity integer, safety integer)
+), wanted AS (
+    SELECT level_id, sum(quantity) AS quantity, max(safety) AS safety FROM line GROUP BY level_id
 ), locked AS (
-    SELECT id FROM inventory_levels WHERE id = ANY(%(level_ids)s::integer[]) ORDER BY id FOR NO KEY UPDATE
+    SELECT id FROM inventory_levels WHERE id = ANY(ARRAY(SELECT level_id FROM wanted)) ORDER BY id FOR NO KEY UPDATE
 ), held AS (
     UPDATE inventory_levels AS level
     SET reserved = level.reserved + wanted.quantity, updated_at = %(now)s
     FROM wanted JOIN locked ON locked.id = wanted.level_id
-    WHERE level.id = wanted.level_id
-      AND level.on_hand - level.reserved - level.allocated - %(safety)s >= wanted.quantity
-    RETURNING level.id, level.sku, level.location_id, wanted.quantity
+    WHERE level.id = ANY(ARRAY(SELECT id FROM locked)) AND level.id = wanted.level_id
+      AND level.on_hand - level.reserved - level.allocated - wanted.safety >= wanted.quantity
+    RETURNING level.id
+), complete AS (
+    SELECT (SELECT count(*) FROM held) = (SELECT count(*) FROM wanted) AS every_level_held
 ), reservation AS (
     INSERT INTO reservations (id, channel_code, status, reference, actor, expires_at, created_at)
-    SELECT %(id)s, %(channel)s, 'active', %(reference)s, %(actor)s, %(expires_at)s, %(now)s
-    WHERE (SELECT count(*) FROM held) = cardinality(%(level_ids)s::integer[])
+    SELECT id, channel, 'active', reference, actor, expires_at, %(now)s
+    FROM json_to_recordset(%(reservations)s::json)
+        AS reservation (id text, channel text, reference text, actor text, expires_at timestamptz)
+    WHERE (SELECT every_level_held FROM complete)
     RETURNING id
-), lines AS (
+), written_line AS (
     INSERT INTO reservation_lines (reservation_id, level_id, sku, location_id, quantity)
-    SELECT reservation.id, held.id, held.sku, held.location_id, held.quantity FROM reservation CROSS JOIN held
+    SELECT reservation_id, level_id, sku, location_id, quantity FROM line
+    WHERE (SELECT every_level_held FROM complete)
 ), event AS (
     INSERT INTO outbox_events (event_id, type, version, subject, payload, occurred_at)
-    SELECT %(event_id)s, %(type)s, %(version)s, %(subject)s, %(payload)s::jsonb, %(occurred_at)s FROM reservation
+    SELECT event_id, type, version, subject, payload, occurred_at
+    FROM json_to_recordset(%(events)s::json)
+        AS event (event_id text, type text, version integer, subject text, payload jsonb, occurred_at timestamptz)
+    WHERE (SELECT every_level_held FROM complete)
 )
 SELECT count(*) FROM reservation
 """
@@ -140,6 +154,13 @@ _SNAPSHOT = (
            _LOCATIONS.c.code.in_(bindparam("codes", expanding=True)), _LOCATIONS.c.active.is_(True))
 )
 _LOCKED_SNAPSHOT = _SNAPSHOT.where(_LEVELS.c.id.in_(bindparam("level_ids", expanding=True)))
+# PostgreSQL: ``_SNAPSHOT`` with array parameters, so its text, and so the driver's prepared statement, is the same
+# for any number of SKUs and locations.
+_SNAPSHOT_OF_ARRAYS = """
+SELECT level.id, level.sku, location.code, level.location_id, level.on_hand - level.reserved - level.allocated AS free
+FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
+WHERE level.sku = ANY(%(skus)s::text[]) AND location.code = ANY(%(codes)s::text[]) AND location.active
+"""
 _INSERT_RESERVATION = insert(_RESERVATIONS)
 _INSERT_LINE = insert(_LINES)
 _RELEASE = (
@@ -525,12 +546,95 @@ def reserve(session: Session, *, channel: str, lines: Sequence[schemas.Reservati
     return _reserve_locked(session, request, clock)
 
 
+@dataclass(frozen=True)
+class ReservationOrder:
+    """What one reservation asks for, as ``reserve_together`` takes it (the arguments of ``reserve``)."""
+
+    channel: str
+    lines: Sequence[schemas.ReservationLineIn]
+    ttl_seconds: int
+    actor: str
+    reference: str | None = None
+
+
+class HoldsTaken(Exception):
+    """Another writer took units a batch of reservations was planned on; the batch must be rolled back."""
+
+
+ReservationAnswer = schemas.Reservation | OmniloomError | None
+
+
+def reserve_together(session: Session, orders: Sequence[ReservationOrder], *,
+                     clock: Clock) -> list[ReservationAnswer]:
+    """Make several reservations in the caller's transaction: one read of their levels, one write (group commit).
+
+    Each answer is the reservation made, the error the order is refused with (nothing written for it), or None
+    when the order found too little stock in the read: ``reserve`` it alone, which also releases lapsed holds.
+    The orders are planned one after the other against the same read, each seeing the units of the ones before
+    it taken. Raises HoldsTaken when another writer took planned units since the read; the caller rolls back
+    (nothing of the batch stays) and reserves each order alone.
+    """
+    now = clock.now()
+    policies: dict[str, ChannelPolicy] = {}
+    requests: list[_Request | OmniloomError] = []
+    for order in orders:
+        try:
+            requests.append(_request(session, channel=order.channel, lines=order.lines,
+                                     ttl_seconds=order.ttl_seconds, actor=order.actor, reference=order.reference,
+                                     now=now, policies=policies))
+        except OmniloomError as error:
+            requests.append(error)
+    valid = [request for request in requests if isinstance(request, _Request)]
+    if not valid:
+        return [cast(OmniloomError, request) for request in requests]
+    rows = _read_levels(session, skus=sorted({sku for request in valid for sku in request.skus}),
+                        codes=sorted({code for request in valid for code in request.channel.location_codes}))
+    free = {row.id: row.free for row in rows}
+    by_sku: dict[str, list[_AnyRow]] = {}
+    for row in rows:
+        by_sku.setdefault(row.sku, []).append(row)
+    answers: list[ReservationAnswer] = []
+    holds: list[tuple[_Request, Plan]] = []
+    for request in requests:
+        if not isinstance(request, _Request):
+            answers.append(request)
+            continue
+        safety = request.channel.safety_stock
+        candidates = [Candidate(row.id, row.sku, row.code, free[row.id] - safety)
+                      for sku in request.skus for row in by_sku.get(sku, ())]
+        plan = plan_reservation(request.demands, candidates, location_order=request.channel.location_codes,
+                                max_exposed=request.channel.max_exposed)
+        if not plan.complete:
+            answers.append(None)
+            continue
+        for allocation in plan.allocations:
+            free[allocation.level_id] -= allocation.quantity
+        holds.append((request, plan))
+        answers.append(_reservation_out(request, plan))
+    if holds and not _hold_all(session, holds, {row.id: row.location_id for row in rows}, clock):
+        raise HoldsTaken
+    return answers
+
+
+def _hold_all(session: Session, holds: Sequence[tuple[_Request, Plan]], location_ids: dict[int, str],
+              clock: Clock) -> bool:
+    if session.get_bind().dialect.name == "postgresql":
+        return _hold_in_one_statement(session, holds, location_ids, clock)
+    return all(_hold_step_by_step(session, request, _Snapshot(plan, location_ids), clock) for request, plan in holds)
+
+
 def _request(session: Session, *, channel: str, lines: Sequence[schemas.ReservationLineIn], ttl_seconds: int,
-             actor: str, reference: str | None, now: datetime) -> _Request:
-    try:
-        policy = channel_policy(session, channel)
-    except ChannelNotFound:
-        raise InvalidInput.field("channel", f"channel '{channel}' does not exist") from None
+             actor: str, reference: str | None, now: datetime,
+             policies: dict[str, ChannelPolicy] | None = None) -> _Request:
+    """Check the order against its channel (read once per ``policies`` cache) and merge its lines."""
+    policy = policies.get(channel) if policies is not None else None
+    if policy is None:
+        try:
+            policy = channel_policy(session, channel)
+        except ChannelNotFound:
+            raise InvalidInput.field("channel", f"channel '{channel}' does not exist") from None
+        if policies is not None:
+            policies[channel] = policy
     if not policy.active:
         raise InvalidInput.field("channel", f"channel '{channel}' is not active")
     for index, line in enumerate(lines):
@@ -543,10 +647,11 @@ def _request(session: Session, *, channel: str, lines: Sequence[schemas.Reservat
 
 def _snapshot(session: Session, request: _Request, *, level_ids: Sequence[int] | None = None) -> _Snapshot:
     """Plan from the counters as they are now (a plain read: the conditional UPDATEs re-check them)."""
-    parameters: dict[str, Any] = {"skus": request.skus, "codes": request.channel.location_codes}
-    if level_ids is not None:
-        parameters["level_ids"] = level_ids
-    rows = session.execute(_SNAPSHOT if level_ids is None else _LOCKED_SNAPSHOT, parameters).all()
+    if level_ids is None:
+        rows = _read_levels(session, skus=request.skus, codes=request.channel.location_codes)
+    else:
+        rows = session.execute(_LOCKED_SNAPSHOT, {"skus": request.skus, "codes": request.channel.location_codes,
+                                                  "level_ids": level_ids}).all()
     safety = request.channel.safety_stock
     candidates = [Candidate(row.id, row.sku, row.code, row.free - safety) for row in rows]
     plan = plan_reservation(request.demands, candidates, location_order=request.channel.location_codes,
@@ -554,32 +659,48 @@ def _snapshot(session: Session, request: _Request, *, level_ids: Sequence[int] |
     return _Snapshot(plan, {row.id: row.location_id for row in rows})
 
 
+def _read_levels(session: Session, *, skus: Sequence[str], codes: Sequence[str]) -> Sequence[_AnyRow]:
+    """The levels of ``skus`` at the active locations among ``codes``, with their free units (a plain read)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return connection.exec_driver_sql(_SNAPSHOT_OF_ARRAYS, {"skus": list(skus), "codes": list(codes)}).all()
+    return connection.execute(_SNAPSHOT, {"skus": skus, "codes": codes}).all()
+
+
 def _hold(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:
     """Take the planned units with conditional UPDATEs and write the reservation, its lines and its event.
 
     Returns False, with nothing written, when another writer took the units since the snapshot.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        return _hold_in_one_statement(session, request, snapshot.plan, clock)
-    return _hold_step_by_step(session, request, snapshot, clock)
-
-
-def _hold_in_one_statement(session: Session, request: _Request, plan: Plan, clock: Clock) -> bool:
-    """PostgreSQL: ``_HOLD_AND_WRITE`` behind a savepoint."""
-    allocations = sorted(plan.allocations, key=lambda allocation: allocation.level_id)
-    event = outbox_row(_created_event(request, plan), clock=clock)
+    if session.get_bind().dialect.name != "postgresql":
+        return _hold_step_by_step(session, request, snapshot, clock)
     connection = session.connection()
     connection.exec_driver_sql(f"SAVEPOINT {_HOLD_SAVEPOINT}")
-    written = connection.exec_driver_sql(_HOLD_AND_WRITE, {
-        "level_ids": [allocation.level_id for allocation in allocations],
-        "quantities": [allocation.quantity for allocation in allocations],
-        "safety": request.channel.safety_stock, "now": request.now, "id": request.id,
-        "channel": request.channel.code, "reference": request.reference, "actor": request.actor,
-        "expires_at": request.expires_at, **event, "payload": json.dumps(event["payload"]),
+    if _hold_in_one_statement(session, [(request, snapshot.plan)], snapshot.location_ids, clock):
+        return True
+    connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_HOLD_SAVEPOINT}")
+    return False
+
+
+def _hold_in_one_statement(session: Session, holds: Sequence[tuple[_Request, Plan]], location_ids: dict[int, str],
+                           clock: Clock) -> bool:
+    """PostgreSQL: ``_HOLD_AND_WRITE`` for every (request, complete plan); False when it wrote nothing.
+
+    Nothing is written unless every level had its units; the levels it did change stay changed until the caller
+    rolls back (to a savepoint, or the whole transaction).
+    """
+    reservations = [{"id": request.id, "channel": request.channel.code, "reference": request.reference,
+                     "actor": request.actor, "expires_at": request.expires_at.isoformat()} for request, _ in holds]
+    lines = [{"reservation_id": request.id, "level_id": allocation.level_id, "sku": allocation.sku,
+              "location_id": location_ids[allocation.level_id], "quantity": allocation.quantity,
+              "safety": request.channel.safety_stock}
+             for request, plan in holds for allocation in plan.allocations]
+    events = [outbox_row(_created_event(request, plan), clock=clock) for request, plan in holds]
+    written: int = session.connection().exec_driver_sql(_HOLD_AND_WRITE, {
+        "now": holds[0][0].now, "reservations": json.dumps(reservations), "lines": json.dumps(lines),
+        "events": json.dumps([{**event, "occurred_at": event["occurred_at"].isoformat()} for event in events]),
     }).scalar_one()
-    if not written:
-        connection.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_HOLD_SAVEPOINT}")
-    return bool(written)
+    return written == len(holds)
 
 
 def _hold_step_by_step(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:

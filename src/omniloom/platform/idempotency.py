@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -96,3 +97,69 @@ def _store(session: Session, scope: str, key: str, status_code: int, body: Any) 
     assert record is not None
     record.status_code = status_code
     record.response = body
+
+
+# A request whose effect spans several transactions (e.g. a checkout that calls a payment provider between holding
+# the stock and recording the order) claims its key first, in a transaction of its own, and stores the outcome
+# with the final effect. A concurrent duplicate waits for that outcome and replays it; a claim left behind by a
+# process that died is taken over once it is older than ``stale_after``.
+
+WAIT_STEP_SECONDS = 0.05
+
+
+class RequestInProgress(OmniloomError):
+    status = 409
+    slug = "request-in-progress"
+    title = "A request with this key is in progress"
+
+
+def claim(db: Database, *, scope: str, key: str | None, body: Any, clock: Clock, stale_after: float,
+          wait_seconds: float = 30.0) -> Outcome | None:
+    """Own ``key`` for a multi-step request (None), or the outcome an earlier request with it produced."""
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise InvalidInput.field("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")
+    request_hash = fingerprint(body)
+    waited = 0.0
+    while True:
+        with db.write() as session:
+            try:
+                with session.begin_nested():
+                    session.add(IdempotencyRecord(scope=scope, key=key, request_hash=request_hash,
+                                                  created_at=clock.now()))
+                return None
+            except IntegrityError:
+                record = session.scalars(select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key).with_for_update()).one()
+            if record.request_hash != request_hash:
+                raise InvalidInput.field("Idempotency-Key", "was already used with a different request body")
+            if record.status_code is not None:
+                return Outcome(record.status_code, record.response, replayed=True)
+            if (clock.now() - record.created_at).total_seconds() >= stale_after:
+                record.created_at = clock.now()  # its owner died: take the key over
+                return None
+        if waited >= wait_seconds:
+            raise RequestInProgress("a request with this Idempotency-Key is still running; retry shortly")
+        time.sleep(WAIT_STEP_SECONDS)
+        waited += WAIT_STEP_SECONDS
+
+
+def complete(session: Session, *, scope: str, key: str | None, outcome: Outcome) -> None:
+    """Store the outcome of a claimed key together with the request's final effect."""
+    if key is not None:
+        _store(session, scope, key, outcome.status_code, outcome.body)
+
+
+def settle_failure(db: Database, *, scope: str, key: str | None, error: OmniloomError) -> None:
+    """After a failed claimed request: keep a 4xx answer for replays; forget the key after a 5xx (retry may run)."""
+    if key is None:
+        return
+    with db.write() as session:
+        record = session.get(IdempotencyRecord, (scope, key))
+        if record is None or record.status_code is not None:
+            return
+        if error.status >= 500:
+            session.delete(record)
+        else:
+            _store(session, scope, key, error.status, error.problem())

@@ -31,6 +31,27 @@ class Settings(BaseSettings):
         default=["verified_email_conflict"],
         description="Rules that refuse to merge two profiles (JSON list). A device flagged shared never links, "
                     "and profiles separated by an undone merge never merge again, whatever this says.")
+    nats_url: str | None = Field(
+        default=None, description="NATS server (nats://host:4222); when set, every event is also published to "
+                                  "JetStream as omniloom.<event type>.")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Timeout of one webhook call.")
+    webhook_backoff_base_seconds: float = Field(
+        default=10.0, gt=0, description="Ceiling of the first retry delay; it doubles after each failure.")
+    webhook_backoff_cap_seconds: float = Field(
+        default=6 * 3600.0, gt=0, description="Largest ceiling of a retry delay.")
+    webhook_max_age_seconds: float = Field(
+        default=3 * 24 * 3600.0, gt=0, description="How long a delivery is retried before it is marked dead.")
+    checkout_hold_seconds: int = Field(
+        default=300, ge=1, le=3600, description="How long a checkout holds the stock while the payment provider "
+                                                "answers; a checkout that died is cleaned up after this.")
+    pickup_preparation_minutes: int = Field(
+        default=120, ge=0, le=7 * 24 * 60, description="Promised time from order to ready for pickup (the SLA) "
+                                                       "when the store has the stock.")
+    pickup_window_hours: int = Field(
+        default=72, ge=1, le=60 * 24, description="How long a ready pickup waits before it expires and restocks.")
+    store_daily_capacity: int = Field(
+        default=200, ge=1, description="Fulfillments a location handles in a day; open work over this is the "
+                                       "workload that routing weighs.")
     log_level: str = "INFO"
 
 
