@@ -84,10 +84,11 @@ def candidates(session: Session, *, channel: str, skus: Sequence[str], capacity:
             if share.location in available and share.available > 0:
                 available[share.location][sku] = share.available
     workloads = _workloads(session, list(available), capacity)
+    locations = inventory.locations_by_code(session, list(available))
     found = []
     for code in available:
-        location = inventory.get_location(session, code)
-        if location.active:
+        location = locations.get(code)
+        if location is not None and location.active:
             found.append(routing.Candidate(
                 code=code, latitude=location.latitude, longitude=location.longitude, priority=location.priority,
                 workload=workloads.get(code, 0.0), can_ship="ship" in location.capabilities,
@@ -167,8 +168,8 @@ def create(session: Session, *, order_id: str, channel: str, request: Request, r
         session.flush()
         session.add_all(FulfillmentLine(fulfillment_id=fulfillment.id, sku=line.sku, quantity=line.quantity)
                         for line in shipment.lines)
-        session.flush()
-        record(session, FulfillmentCreated(**_facts(session, fulfillment), routing_reason=fulfillment.routing_reason,
+        facts = _facts(session, fulfillment, lines=[(line.sku, line.quantity) for line in shipment.lines])
+        record(session, FulfillmentCreated(**facts, routing_reason=fulfillment.routing_reason,
                                            promised_ready_at=fulfillment.promised_ready_at), clock=clock)
         made.append(fulfillment)
     return made
@@ -220,11 +221,13 @@ def queue(session: Session, *, location: str | None, status: str | None, limit: 
 # ---------------------------------------------------------------------------------------------- moving
 
 
-def _facts(session: Session, fulfillment: Fulfillment) -> dict[str, Any]:
+def _facts(session: Session, fulfillment: Fulfillment, *, lines: Sequence[tuple[str, int]] | None = None
+           ) -> dict[str, Any]:
+    if lines is None:
+        lines = [(line.sku, line.quantity) for line in lines_of(session, fulfillment.id)]
     return {"fulfillment_id": fulfillment.id, "order_id": fulfillment.order_id, "channel": fulfillment.channel,
             "method": fulfillment.method, "location": fulfillment.location, "status": fulfillment.status,
-            "lines": [FulfilledLine(sku=line.sku, quantity=line.quantity)
-                      for line in lines_of(session, fulfillment.id)]}
+            "lines": [FulfilledLine(sku=sku, quantity=quantity) for sku, quantity in lines]}
 
 
 def transition(session: Session, *, fulfillment: Fulfillment, to: str, actor: str, settings: Settings, clock: Clock,

@@ -228,6 +228,11 @@ def get_location(session: Session, code: str) -> Location:
     return location
 
 
+def locations_by_code(session: Session, codes: Sequence[str]) -> dict[str, Location]:
+    """The locations with these codes, in one query (unknown codes are absent)."""
+    return {location.code: location for location in session.scalars(select(Location).where(Location.code.in_(codes)))}
+
+
 def create_location(session: Session, *, data: schemas.LocationCreate, clock: Clock) -> Location:
     """Add a store, warehouse or pop-up; raises LocationCodeTaken when the code is in use."""
     now = clock.now()

@@ -181,8 +181,10 @@ def view(session: Session, cart: Cart, *, clock: Clock) -> CartOut:
     currency = pricing.get_price_list(session, price_list).currency
     choice = CartFulfillmentIn.model_validate(cart.fulfillment) if cart.fulfillment else None
     out, subtotal = [], 0
-    for line in lines(session, cart.id):
-        price = pricing.price_for(session, price_list_code=price_list, sku=line.sku)
+    held = lines(session, cart.id)
+    prices = pricing.prices_on_list(session, price_list_code=price_list, skus=[line.sku for line in held])
+    for line in held:
+        price = prices.get(line.sku)
         available = line_availability(session, sku=line.sku, channel=cart.channel, choice=choice, clock=clock)
         total = Money(amount=price.amount * line.quantity, currency=price.currency) if price else None
         subtotal += total.amount if total else 0

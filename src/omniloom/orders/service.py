@@ -92,8 +92,9 @@ def price_lines(session: Session, *, channel: str, lines: Sequence[tuple[str, in
     price_list = check_channel(session, channel)
     currency = pricing.get_price_list(session, price_list).currency
     priced, missing = [], []
+    prices = pricing.prices_on_list(session, price_list_code=price_list, skus=[sku for sku, _ in lines])
     for index, (sku, quantity) in enumerate(lines):
-        price = pricing.price_for(session, price_list_code=price_list, sku=sku)
+        price = prices.get(sku)
         if price is None:
             missing.append(FieldError(f"{field}[{index}].sku", f"'{sku}' has no price on channel '{channel}'"))
         else:
@@ -267,10 +268,11 @@ def order_out(session: Session, order: Order) -> schemas.OrderOut:
     def money(amount: int) -> Money:
         return Money(amount=amount, currency=order.currency)
 
-    if order.status == "placed" or order_lines(session, order.id):
+    stored = order_lines(session, order.id)
+    if stored:
         lines = [schemas.OrderLineOut(sku=line.sku, listing_id=line.listing_id, quantity=line.quantity,
                                       unit_price=money(line.unit_price), returned=line.returned,
-                                      cancelled=line.cancelled) for line in order_lines(session, order.id)]
+                                      cancelled=line.cancelled) for line in stored]
     else:
         lines = [schemas.OrderLineOut(sku=line["sku"], listing_id=line["listing_id"], quantity=line["quantity"],
                                       unit_price=money(line["unit_price"]) if line["unit_price"] is not None else None,

@@ -118,6 +118,14 @@ def prices_for_skus(session: Session, skus: Iterable[str]) -> dict[str, list[Pri
     return result
 
 
+def prices_on_list(session: Session, *, price_list_code: str, skus: Iterable[str]) -> dict[str, Money]:
+    """The prices of ``skus`` on one list, in one query (SKUs the list does not price are absent)."""
+    rows = session.execute(
+        select(Price.sku, Price.amount, PriceList.currency).join(PriceList, Price.price_list_id == PriceList.id)
+        .where(PriceList.code == price_list_code, Price.sku.in_(sorted(set(skus)))))
+    return {row.sku: Money(amount=row.amount, currency=row.currency) for row in rows}
+
+
 def price_for(session: Session, *, price_list_code: str, sku: str) -> Money | None:
     """The price of ``sku`` on a list, or None when the list has no price for it."""
     row = session.execute(
