@@ -106,3 +106,14 @@ def test_checkout_refuses_bad_input_and_writes_nothing(admin: TestClient, databa
     assert levels(database) == before
     assert admin.get("/orders").json()["items"] == []
     assert NEAR_LEEUWARDEN["city"] == "Leeuwarden"
+
+
+def test_a_channel_list_overrides_the_default_price_and_falls_back_to_it(admin: TestClient) -> None:
+    created = admin.post("/products", json={"title": "Sok", "brand": "Loom", "variants": [
+        {"sku": "SOCK", "price": {"amount": 999, "currency": "EUR"}}]})
+    assert created.status_code == 201, created.text
+    cart_id = cart_with(admin, "web", ("SOCK", 2))
+    assert admin.get(f"/carts/{cart_id}").json()["lines"][0]["unit_price"] == {"amount": 999, "currency": "EUR"}
+    web_list = admin.get("/channels/web").json()["price_list"]
+    assert admin.put(f"/price-lists/{web_list}/prices/SOCK", json={"amount": 899}).status_code == 200
+    assert admin.get(f"/carts/{cart_id}").json()["subtotal"] == {"amount": 1798, "currency": "EUR"}

@@ -123,8 +123,13 @@ def test_price_lookups_for_other_modules(admin: TestClient, database: Database) 
     with database.read() as session:
         assert service.price_for(session, price_list_code="US", sku="TEE-M") == Money(amount=2200, currency="USD")
         assert service.price_for(session, price_list_code="US", sku="TEE-S") is None
-        assert service.price_for(session, price_list_code="NOPE", sku="TEE-S") is None
+        with pytest.raises(PriceListNotFound):
+            service.price_for(session, price_list_code="NOPE", sku="TEE-S")
+        # a list without its own price for a SKU sells it at its currency's default price
+        fallback = service.price_for(session, price_list_code="WEB-EUR", sku="TEE-S")
         prices = service.prices_for_skus(session, ["TEE-M", "TEE-S", "NOPE"])
+    assert fallback == Money(amount=prices["TEE-S"][0].amount, currency="EUR")
+    assert prices["TEE-S"][0].price_list == "DEFAULT-EUR"
     assert sorted(prices) == ["TEE-M", "TEE-S"]
     assert [(p.price_list, p.amount, p.currency, p.compare_at_amount, p.default_list) for p in prices["TEE-M"]] == [
         ("DEFAULT-EUR", 1999, "EUR", None, True), ("US", 2200, "USD", None, False),

@@ -119,20 +119,27 @@ def prices_for_skus(session: Session, skus: Iterable[str]) -> dict[str, list[Pri
 
 
 def prices_on_list(session: Session, *, price_list_code: str, skus: Iterable[str]) -> dict[str, Money]:
-    """The prices of ``skus`` on one list, in one query (SKUs the list does not price are absent)."""
-    rows = session.execute(
-        select(Price.sku, Price.amount, PriceList.currency).join(PriceList, Price.price_list_id == PriceList.id)
-        .where(PriceList.code == price_list_code, Price.sku.in_(sorted(set(skus)))))
-    return {row.sku: Money(amount=row.amount, currency=row.currency) for row in rows}
+    """What ``skus`` sell for on a list: its own price, else the default list of its currency (a channel's list
+    holds its overrides); SKUs priced on neither are absent."""
+    wanted = sorted(set(skus))
+    price_list = get_price_list(session, price_list_code)
+    found = _amounts(session, price_list.id, wanted)
+    missing = [sku for sku in wanted if sku not in found]
+    default = _find_default(session, price_list.currency) if missing else None
+    if default is not None and default.id != price_list.id:
+        found.update(_amounts(session, default.id, missing))
+    return {sku: Money(amount=amount, currency=price_list.currency) for sku, amount in found.items()}
+
+
+def _amounts(session: Session, price_list_id: str, skus: Sequence[str]) -> dict[str, int]:
+    rows = session.execute(select(Price.sku, Price.amount).where(Price.price_list_id == price_list_id,
+                                                                 Price.sku.in_(skus)))
+    return {row.sku: row.amount for row in rows}
 
 
 def price_for(session: Session, *, price_list_code: str, sku: str) -> Money | None:
-    """The price of ``sku`` on a list, or None when the list has no price for it."""
-    row = session.execute(
-        select(Price.amount, PriceList.currency).join(PriceList, Price.price_list_id == PriceList.id)
-        .where(PriceList.code == price_list_code, Price.sku == sku)
-    ).first()
-    return Money(amount=row.amount, currency=row.currency) if row else None
+    """The price ``sku`` sells for on a list (falling back to its currency's default list), or None."""
+    return prices_on_list(session, price_list_code=price_list_code, skus=[sku]).get(sku)
 
 
 def _add_price_list(session: Session, *, code: str, name: str, currency: str, is_default: bool,
