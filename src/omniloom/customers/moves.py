@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers.models import (
     ConsentRecord,
     CustomerEvent,
     CustomerIdentifier,
+    CustomerProfile,
     CustomerPurchase,
     LoyaltyAccount,
     LoyaltyEntry,
@@ -34,17 +35,33 @@ def ensure_loyalty_accounts(session: Session, profile_ids: Sequence[str], *, now
         session.execute(insert(LoyaltyAccount), missing)
 
 
-def move_loyalty_balance(session: Session, *, source: str, target: str, now: datetime) -> None:
-    """Add the points of ``source`` to ``target`` (locking ``source``'s account first)."""
-    balance = session.scalar(select(LoyaltyAccount.balance).where(LoyaltyAccount.profile_id == source)
-                             .with_for_update())
-    if not balance:
+def move_profiles(session: Session, targets: Mapping[str, str], *, now: datetime) -> None:
+    """Point every row of each merged profile (and of profiles merged into it) at its survivor, a few statements
+    for any number of merges; their points move with them."""
+    if not targets:
         return
-    ensure_loyalty_accounts(session, [target], now=now)
-    session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == source)
+    sources = sorted(targets)
+    session.execute(update(CustomerProfile).where(CustomerProfile.id.in_(sources))
+                    .values(merged_into=case(dict(targets), value=CustomerProfile.id), updated_at=now))
+    session.execute(update(CustomerProfile).where(CustomerProfile.merged_into.in_(sources))
+                    .values(merged_into=case(dict(targets), value=CustomerProfile.merged_into), updated_at=now))
+    for table in MOVABLE_TABLES:
+        session.execute(update(table).where(table.c.profile_id.in_(sources))
+                        .values(profile_id=case(dict(targets), value=table.c.profile_id)))
+    balances = session.execute(select(LoyaltyAccount.profile_id, LoyaltyAccount.balance)
+                               .where(LoyaltyAccount.profile_id.in_(sources), LoyaltyAccount.balance != 0)
+                               .order_by(LoyaltyAccount.profile_id).with_for_update()).all()
+    if not balances:
+        return
+    gained: dict[str, int] = {}
+    for row in balances:
+        gained[targets[row.profile_id]] = gained.get(targets[row.profile_id], 0) + row.balance
+    session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id.in_([row.profile_id for row in balances]))
                     .values(balance=0, updated_at=now))
-    session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == target)
-                    .values(balance=LoyaltyAccount.balance + balance, updated_at=now))
+    ensure_loyalty_accounts(session, list(gained), now=now)
+    for profile_id, points in gained.items():
+        session.execute(update(LoyaltyAccount).where(LoyaltyAccount.profile_id == profile_id)
+                        .values(balance=LoyaltyAccount.balance + points, updated_at=now))
 
 
 def return_rows(session: Session, *, origins: Collection[str], holder: str, owner: str, now: datetime) -> None:

@@ -28,10 +28,10 @@ from omniloom.customers.models import (
     CustomerProfile,
     CustomerSeparation,
 )
-from omniloom.customers.moves import MOVABLE_TABLES, move_loyalty_balance
+from omniloom.customers.moves import move_profiles
 from omniloom.platform.clock import Clock
 from omniloom.platform.ids import new_id
-from omniloom.platform.outbox import record
+from omniloom.platform.outbox import OutboxEvent, outbox_row
 
 IDENTITY_LOCK_KEY = 0x6964656E  # pg advisory lock: one identity writer at a time
 GUARD_RULES = ("verified_email_conflict", "loyalty_id_conflict")
@@ -95,6 +95,7 @@ class Resolver:
         self.decisions: list[Decision] = []
         self.seen: dict[Identifier, datetime] = {}
         self.verify: set[Identifier] = set()
+        self.moved: list[str] = []
 
     # ------------------------------------------------------------------ lookups
 
@@ -113,6 +114,9 @@ class Resolver:
             for row in rows:
                 self.known[Identifier(row.kind, row.value)] = KnownIdentifier(
                     row.id, row.profile_id, row.origin_profile_id, row.verified, row.shared, row.last_seen_at)
+        owners = sorted({known.profile_id for known in self.known.values()})
+        for start in range(0, len(owners), LOOKUP_CHUNK):  # what the guards weigh, for every profile at once
+            self._facts(owners[start:start + LOOKUP_CHUNK])
 
     def find(self, profile_id: str) -> str:
         """The profile ``profile_id`` has been merged into during this batch (itself if none)."""
@@ -154,6 +158,12 @@ class Resolver:
         member_of = {m: p for p in missing for m in self.facts[p].members}
         for separation in separations:
             self.facts[member_of[separation.profile_id]].separated_from.add(separation.other_profile_id)
+        for identifier, known in self.new_identifiers.items():  # attached in this batch, not written yet
+            if (owner := self.find(known.profile_id)) in missing:
+                self._note(self.facts[owner], identifier, known.verified)
+        for identifier in self.verify:  # verified in this batch, not written yet
+            if (owner := self.find(self.known[identifier].profile_id)) in missing:
+                self._note(self.facts[owner], identifier, True)
 
     @staticmethod
     def _note(facts: ProfileFacts, identifier: Identifier, verified: bool) -> None:
@@ -202,13 +212,16 @@ class Resolver:
         for identifier in unowned:
             self.new_identifiers[identifier] = KnownIdentifier(None, survivor, survivor, identifier in event.verified,
                                                                False, event.occurred_at)
-            self._note(self.facts[survivor], identifier, identifier in event.verified)
+            if survivor in self.facts:  # facts not loaded yet pick new identifiers up when they are
+                self._note(self.facts[survivor], identifier, identifier in event.verified)
         for identifier in event.verified:
             known = self.owner(identifier)
             if known is not None and not known.verified:
                 known.verified = True
-                self.verify.add(identifier)
-                self._note(self.facts[self.find(known.profile_id)], identifier, True)
+                if known.id is not None:
+                    self.verify.add(identifier)
+                if (owner := self.find(known.profile_id)) in self.facts:
+                    self._note(self.facts[owner], identifier, True)
         top = self.owner(linkable[0])
         assert top is not None
         return survivor, top.origin_profile_id
@@ -220,6 +233,9 @@ class Resolver:
     def _cluster(self, event: PreparedEvent, top: Identifier, owners: dict[str, Identifier],
                  unowned: list[Identifier]) -> str:
         """Merge the owning profiles that may merge; returns the surviving profile of the event."""
+        top_owner = next((p for p, i in owners.items() if i == top), None)
+        if top_owner is not None and len(owners) == 1:
+            return top_owner  # one person's known identifier leads: nothing to weigh, new identifiers join them
         self._facts(list(owners))
         candidate = ProfileFacts(created_at=self.now, new=True)
         for identifier in unowned:
@@ -227,7 +243,6 @@ class Resolver:
         for identifier in event.verified:  # what the event verifies counts before any merge is weighed
             self._note(candidate, identifier, True)
         cluster: list[str] = []
-        top_owner = next((p for p, i in owners.items() if i == top), None)
         if top_owner is not None:
             cluster.append(top_owner)
             candidate = self._combined(candidate, self.facts[top_owner])
@@ -268,12 +283,13 @@ class Resolver:
             if known.profile_id == merged:
                 known.profile_id = survivor
         if not facts.new:
-            move_profile_rows(self.session, source=merged, target=survivor, now=self.now)
+            self.moved.append(merged)  # its stored rows move at flush, with every other merge of the batch
 
     # ------------------------------------------------------------------ writing
 
     def flush(self) -> None:
         """Write the profiles, identifiers and merge audit the batch produced."""
+        move_profiles(self.session, {merged: self.find(merged) for merged in self.moved}, now=self.now)
         if self.new_profiles:
             self.session.execute(insert(CustomerProfile), [
                 {"id": p, "merged_into": self.find(p) if self.find(p) != p else None, "attributes": {},
@@ -301,24 +317,18 @@ class Resolver:
                                      .values(verified=True))
 
     def _write_decisions(self) -> None:
+        rows, events = [], []
         for decision in self.decisions:
             merge_id = new_id("mrg")
-            self.session.execute(insert(CustomerMerge), {
-                "id": merge_id, "survivor_id": decision.survivor_id, "merged_id": decision.merged_id,
-                "status": decision.status, "cause": decision.cause,
-                "identifiers": [{"kind": i.kind, "value": i.value} for i in decision.identifiers],
-                "members": decision.members, "event_id": decision.event_id, "created_at": self.now,
-                "undone_at": None})
+            rows.append({"id": merge_id, "survivor_id": decision.survivor_id, "merged_id": decision.merged_id,
+                         "status": decision.status, "cause": decision.cause,
+                         "identifiers": [{"kind": i.kind, "value": i.value} for i in decision.identifiers],
+                         "members": decision.members, "event_id": decision.event_id, "created_at": self.now,
+                         "undone_at": None})
             if decision.status == "merged":
-                record(self.session, CustomerMerged(merge_id=merge_id, survivor_id=decision.survivor_id,
-                                                    merged_id=decision.merged_id), clock=self.clock)
-
-
-def move_profile_rows(session: Session, *, source: str, target: str, now: datetime) -> None:
-    """Point every row of ``source`` (and of profiles merged into it) at ``target``."""
-    session.execute(update(CustomerProfile)
-                    .where((CustomerProfile.id == source) | (CustomerProfile.merged_into == source))
-                    .values(merged_into=target, updated_at=now))
-    for table in MOVABLE_TABLES:
-        session.execute(update(table).where(table.c.profile_id == source).values(profile_id=target))
-    move_loyalty_balance(session, source=source, target=target, now=now)
+                events.append(outbox_row(CustomerMerged(merge_id=merge_id, survivor_id=decision.survivor_id,
+                                                        merged_id=decision.merged_id), clock=self.clock))
+        if rows:
+            self.session.execute(insert(CustomerMerge), rows)
+        if events:
+            self.session.execute(insert(OutboxEvent), events)
