@@ -11,7 +11,7 @@ from omniloom.platform.db import Database
 from tests.checks import assert_problem
 from tests.customers.conftest import event, send
 from tests.inventory.helpers import levels
-from tests.orders.conftest import NEAR_LEEUWARDEN, cart_with, checkout, collect, ship_to
+from tests.orders.conftest import cart_with, checkout, collect, ship_to
 
 pytestmark = pytest.mark.usefixtures("shop")
 
@@ -96,6 +96,12 @@ def test_checkout_refuses_bad_input_and_writes_nothing(admin: TestClient, databa
     cart_id = cart_with(admin, "web", ("TEE-M", 1))
     assert_problem(checkout(admin, cart_id, "web", {"method": "ship"}), 422, "validation")
     assert_problem(checkout(admin, cart_id, "web", {"method": "pickup", "location": "WH-1"}), 422, "validation")
+    assert_problem(checkout(admin, cart_id, "web", collect("NOPE")), 422, "validation",
+                   [{"field": "fulfillment.location", "message": "location 'NOPE' does not exist"}])
+    abroad = {**ship_to(), "address": {**ship_to()["address"], "country": "XX1"}}
+    assert_problem(checkout(admin, cart_id, "web", abroad), 422, "validation")
+    assert_problem(admin.put(f"/carts/{cart_id}/fulfillment", json={"method": "pickup", "location": "NOPE"}),
+                   422, "validation")
     assert_problem(checkout(admin, cart_id, "nowhere", ship_to()), 422, "validation")
     assert_problem(checkout(admin, "crt_missing", "web", ship_to()), 404, "cart-not-found")
     empty = admin.post("/carts", json={"channel": "web"}).json()["id"]
@@ -105,7 +111,6 @@ def test_checkout_refuses_bad_input_and_writes_nothing(admin: TestClient, databa
     assert problem["lines"] == [{"sku": "TEE-L", "requested": 50, "available": 11}]
     assert levels(database) == before
     assert admin.get("/orders").json()["items"] == []
-    assert NEAR_LEEUWARDEN["city"] == "Leeuwarden"
 
 
 def test_a_channel_list_overrides_the_default_price_and_falls_back_to_it(admin: TestClient) -> None:

@@ -123,6 +123,8 @@ def test_marketplace_order_with_an_unknown_listing_is_held_then_released(
     again = bol.post("/orders", json=body)
     assert again.status_code == 200 and again.json()["id"] == order["id"]
     assert_problem(api_as("channel:web").post("/orders", json=body), 403, "forbidden")
+    assert_problem(bol.post("/orders", json={**body, "external_id": "BOL-1002", "currency": "XYZ"}),
+                   422, "validation")
     assert admin.put("/channels/bol/listings/TEE-M", json={"listing_id": "L-NOPE"}).status_code == 200
     released = admin.post(f"/orders/{order['id']}/release", json={})
     assert released.status_code == 200, released.text

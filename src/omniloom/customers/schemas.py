@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from omniloom.platform.money import Money
+from omniloom.platform.money import CurrencyCode, Money
 
 MAX_BATCH = 1000
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -197,7 +197,7 @@ class Tier(BaseModel):
 
 
 class LoyaltyProgramIn(BaseModel):
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+    currency: CurrencyCode
     points_per_unit: int = Field(ge=0, le=10_000, description="Points per whole currency unit spent.")
     channel_multipliers: dict[ChannelCode, Annotated[float, Field(ge=0, le=100)]] = Field(default_factory=dict)
     tiers: list[Tier] = Field(default_factory=list, max_length=20)
@@ -284,7 +284,7 @@ class ClvFitIn(BaseModel):
         description="Purchases up to this moment calibrate the model; a date (`1997-09-30`) means the end of that "
                     "day, UTC.", examples=["1997-09-30"])
     time_unit: Literal["day", "week", "month"] = "week"
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = Field(
+    currency: CurrencyCode | None = Field(
         None, description="Spend currency to model (default: the most used one).")
     horizon: int = Field(52, ge=1, le=1000, description="Prediction horizon in `time_unit`s for the 360 view.")
 

@@ -32,7 +32,7 @@ from omniloom.fulfillment.models import Fulfillment, FulfillmentLine
 __all__ = ["Fulfillment"]  # the row type other modules receive (they never query the table themselves)
 from omniloom.inventory import allocations
 from omniloom.inventory import service as inventory
-from omniloom.inventory.errors import SkuNotFound
+from omniloom.inventory.errors import LocationNotFound, SkuNotFound
 from omniloom.inventory.schemas import ReservationLineIn
 from omniloom.platform.clock import Clock
 from omniloom.platform.errors import InvalidInput
@@ -127,7 +127,10 @@ def _plan_delivery(lines: Sequence[routing.Line], request: Request, found: list[
 def _plan_pickup(session: Session, lines: Sequence[routing.Line], request: Request, found: list[routing.Candidate],
                  *, channel: str) -> routing.Plan:
     store_code = request.store or ""
-    location = inventory.get_location(session, store_code)
+    try:
+        location = inventory.get_location(session, store_code)
+    except LocationNotFound:
+        raise InvalidInput.field("fulfillment.location", f"location '{store_code}' does not exist") from None
     if request.method not in location.capabilities:
         raise InvalidInput.field("fulfillment.location", f"location '{store_code}' does not offer {request.method}")
     store = next((c for c in found if c.code == store_code), None)

@@ -21,7 +21,7 @@ from omniloom.channels.errors import ChannelNotFound
 from omniloom.customers import service as customers
 from omniloom.customers.errors import CustomerNotFound
 from omniloom.inventory import service as inventory
-from omniloom.inventory.errors import SkuNotFound
+from omniloom.inventory.errors import LocationNotFound, SkuNotFound
 from omniloom.orders.errors import CartNotActive, CartNotFound
 from omniloom.orders.models import Cart, CartLine
 from omniloom.orders.schemas import MAX_QUANTITY, CartFulfillmentIn, CartLineOut, CartOut
@@ -143,7 +143,10 @@ def set_fulfillment(session: Session, *, cart: Cart, choice: CartFulfillmentIn, 
     if choice.method != "ship":
         if choice.location is None:
             raise InvalidInput.field("location", f"{choice.method} needs the store's location code")
-        store = inventory.get_location(session, choice.location)
+        try:
+            store = inventory.get_location(session, choice.location)
+        except LocationNotFound:
+            raise InvalidInput.field("location", f"location '{choice.location}' does not exist") from None
         if choice.method not in store.capabilities:
             raise InvalidInput.field("location", f"location '{store.code}' does not offer {choice.method}")
     cart.fulfillment = choice.model_dump(exclude_none=True)

@@ -219,9 +219,8 @@ def import_order(context: Context, *, data: schemas.OrderIn) -> Outcome:
 
 
 def _import_draft(session: Session, data: schemas.OrderIn, lines: list[schemas.OrderLineIn]) -> Draft:
-    carts.check_channel(session, data.channel)
-    matched, problems = service.match_import_lines(session, channel=data.channel, lines=lines)
     price_list = carts.check_channel(session, data.channel)
+    matched, problems = service.match_import_lines(session, channel=data.channel, lines=lines)
     currency = data.currency or pricing.get_price_list(session, price_list).currency
     customer_id = None
     if data.customer.id:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from omniloom.platform.money import Money
+from omniloom.platform.money import CurrencyCode, Money
 
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 MAX_QUANTITY = 10_000
@@ -140,7 +140,7 @@ class OrderIn(Strict):
     fulfillment: FulfillmentChoice
     payment: PaymentIn | None = Field(None, description="Needed unless the channel collected the money "
                                                         "(an imported order with `external_id`).")
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: CurrencyCode | None = None
 
 
 class OrderLineOut(BaseModel):
