@@ -24,7 +24,17 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 import _http_load as http_load
-from _common import add_database_argument, analyze, bulk_insert, emit, log, machine_facts, throwaway_database
+from _common import (
+    Server,
+    add_database_argument,
+    analyze,
+    bulk_insert,
+    create_admin_key,
+    emit,
+    log,
+    machine_facts,
+    throwaway_database,
+)
 from omniloom.platform.db import make_engine
 from omniloom.platform.schema import upgrade
 from reservations import (
@@ -34,9 +44,7 @@ from reservations import (
     REQUEST_TIMEOUT,
     Client,
     Load,
-    Server,
     api_load,
-    create_admin_key,
     reset_counters,
     seed_spread_in_bulk,
     seed_through_api,

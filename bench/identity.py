@@ -41,10 +41,8 @@ import os
 import pstats
 import random
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -56,12 +54,15 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from _common import (
+    Server,
     add_database_argument,
+    create_admin_key,
     emit,
     is_postgres,
     latency_summary,
     log,
     machine_facts,
+    read_bytes,
     throwaway_database,
 )
 from omniloom.channels import service as channels
@@ -95,7 +96,6 @@ EVENT_TYPES: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 ANALYZED_TABLES = ("customer_profiles", "customer_identifiers", "customer_events", "customer_purchases",
                    "customer_merges", "outbox_events")
-SERVER_START_TIMEOUT = 90.0
 REQUEST_TIMEOUT = 300.0
 
 
@@ -504,104 +504,11 @@ def create_channels(database: Database) -> None:
                                                            currency="EUR", price_list=PRICE_LIST), clock=clock)
 
 
-def cli_command(*arguments: str) -> list[str]:
-    """``omniloom ARGS`` run by this interpreter, whatever is on PATH."""
-    return [sys.executable, "-c", "import omniloom.cli as cli; (getattr(cli, 'main', None) or cli.app)()",
-            *arguments]
-
-
-def create_admin_key(database_url: str) -> str:
-    environment = {**os.environ, "OMNILOOM_DATABASE_URL": database_url}
-    completed = subprocess.run(cli_command("keys", "create", "--role", "admin"), env=environment,
-                               capture_output=True, text=True, timeout=120, check=False)
-    if completed.returncode != 0:
-        raise SystemExit(f"`omniloom keys create` failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
-    return completed.stdout.strip().splitlines()[-1].strip()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Server:
-    """``omniloom serve`` in its own process group, stopped (by its id) when the benchmark ends."""
-
-    def __init__(self, database_url: str, workers: int) -> None:
-        self.port = free_port()
-        self.workers = workers
-        self.log_descriptor, self.log_path = tempfile.mkstemp(prefix="omniloom_bench_server_", suffix=".log")
-        environment = {**os.environ, "OMNILOOM_DATABASE_URL": database_url, "OMNILOOM_LOG_LEVEL": "INFO"}
-        command = cli_command("serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-                              "--no-worker")
-        self.process = subprocess.Popen(command, env=environment, stdout=self.log_descriptor, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/openapi.json")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    time.sleep(1.0 if self.workers > 1 else 0.0)  # let the other workers finish booting
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"the server did not answer within {SERVER_START_TIMEOUT:.0f}s:\n{self.log_tail()}")
-
-    def worker_pids(self) -> list[int]:
-        """The API worker processes (multiprocessing children), or the server itself when it has none."""
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-        family, frontier = [], [self.process.pid]
-        while frontier:
-            children = [pid for pid, parent in parents.items() if parent == frontier[-1]]
-            frontier.pop()
-            family.extend(children)
-            frontier.extend(children)
-        workers = [pid for pid in family if b"spawn_main" in _read_bytes(f"/proc/{pid}/cmdline")]
-        return workers or [self.process.pid]
-
-    def log_tail(self) -> str:
-        return Path(self.log_path).read_text(errors="replace")[-3000:]
-
-    def stop(self, *, keep_log: bool = False) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        os.close(self.log_descriptor)
-        if keep_log:
-            log(f"server log kept at {self.log_path}; its end:\n{self.log_tail()}")
-        else:
-            Path(self.log_path).unlink(missing_ok=True)
-
-
-def _read_bytes(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError:
-        return b""
-
-
 # ---------------------------------------------------------------------------------------------- CPU accounting
 
 
 def _process_seconds(pid: int) -> float:
-    fields = _read_bytes(f"/proc/{pid}/stat").rsplit(b")", 1)
+    fields = read_bytes(f"/proc/{pid}/stat").rsplit(b")", 1)
     if len(fields) != 2:
         return 0.0
     values = fields[1].split()

@@ -18,12 +18,8 @@ import json
 import math
 import os
 import random
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -38,9 +34,12 @@ from sqlalchemy import Engine, make_url, text
 
 import _http_load as http_load
 from _common import (
+    Server,
     add_database_argument,
     analyze,
+    api_processes,
     bulk_insert,
+    create_admin_key,
     emit,
     is_postgres,
     latency_summary,
@@ -63,7 +62,6 @@ VARIANTS_PER_PRODUCT = 100
 GOALS = {"hot": 0.5, "spread": 0.25}
 RAW_UPDATE = ("UPDATE inventory_levels SET reserved = reserved + 1 "
               "WHERE id = {p} AND on_hand - reserved - allocated >= 1")
-SERVER_START_TIMEOUT = 90.0
 REQUEST_TIMEOUT = 30.0
 
 
@@ -149,74 +147,6 @@ def run_clients(clients: int, seconds: float, work: Callable[[int, float, thread
 
 
 # ----------------------------------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def cli_command(*arguments: str) -> list[str]:
-    """``omniloom ARGS`` run by this interpreter, whatever is on PATH."""
-    return [sys.executable, "-c", "import omniloom.cli as cli; (getattr(cli, 'main', None) or cli.app)()",
-            *arguments]
-
-
-def create_admin_key(database_url: str) -> str:
-    environment = {**os.environ, "OMNILOOM_DATABASE_URL": database_url}
-    completed = subprocess.run(cli_command("keys", "create", "--role", "admin"), env=environment,
-                               capture_output=True, text=True, timeout=120, check=False)
-    if completed.returncode != 0:
-        raise SystemExit(f"`omniloom keys create` failed ({completed.returncode}):\n{completed.stderr[-2000:]}")
-    return completed.stdout.strip().splitlines()[-1].strip()
-
-
-class Server:
-    """``omniloom serve`` in its own process group, stopped (by its id) when the benchmark ends."""
-
-    def __init__(self, database_url: str, workers: int) -> None:
-        self.port = free_port()
-        self.workers = workers
-        self.database_url = database_url
-        self.log_descriptor, self.log_path = tempfile.mkstemp(prefix="omniloom_bench_server_", suffix=".log")
-        environment = {**os.environ, "OMNILOOM_DATABASE_URL": database_url, "OMNILOOM_LOG_LEVEL": "INFO"}
-        command = cli_command("serve", "--host", "127.0.0.1", "--port", str(self.port),
-                              "--workers", str(workers), "--no-worker")
-        self.process = subprocess.Popen(command, env=environment, stdout=self.log_descriptor, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
-            try:
-                status, _ = Client(self.port, key=None).call("GET", "/openapi.json")
-                if status == 200:
-                    time.sleep(1.0 if self.workers > 1 else 0.0)  # let the other workers finish booting
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"the server did not answer within {SERVER_START_TIMEOUT:.0f}s:\n{self.log_tail()}")
-
-    def log_tail(self) -> str:
-        return Path(self.log_path).read_text(errors="replace")[-3000:]
-
-    def stop(self, *, keep_log: bool = False) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        os.close(self.log_descriptor)
-        if keep_log:
-            log(f"server log kept at {self.log_path}; its end:\n{self.log_tail()}")
-        else:
-            Path(self.log_path).unlink(missing_ok=True)
 
 
 class Client:
@@ -342,32 +272,6 @@ def _machine_ticks() -> tuple[int, int]:
     values = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     return idle, sum(values) - idle
-
-
-def api_processes(root: int) -> list[int]:
-    """The server's API worker processes (multiprocessing children), or the server itself when it has none."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            parents[int(stat.parent.name)] = int(fields[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    family, frontier = [], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        family.extend(children)
-        frontier.extend(children)
-    workers = [pid for pid in family if b"spawn_main" in _command_line(pid)]
-    return workers or [root]
-
-
-def _command_line(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
 
 
 # ----------------------------------------------------------------------------------------------------- seeding

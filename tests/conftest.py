@@ -100,9 +100,12 @@ def database(shared_engine: Engine) -> Iterator[Database]:
 
 
 @pytest.fixture
-def fresh_database(database_factory: DatabaseFactory) -> Database:
-    """An empty migrated database with real commits, for concurrency and crash tests."""
-    return Database(database_factory.engine_for(database_factory.create()))
+def fresh_database(database_factory: DatabaseFactory) -> Iterator[Database]:
+    """An empty migrated database with real commits, for concurrency and crash tests (connections handed back to
+    the server when the test ends)."""
+    database = Database(database_factory.engine_for(database_factory.create()))
+    yield database
+    database.engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -94,15 +94,9 @@ def test_the_program_is_admin_only_and_checked(program: TestClient, api_as: Call
     assert_problem(program.put("/loyalty/program", json={**PROGRAM, "currency": "euro"}), 422, "validation")
 
 
-@pytest.fixture
-def concurrent_database(fresh_database: Database) -> Iterator[Database]:
-    yield fresh_database
-    fresh_database.engine.dispose()
-
-
-def test_two_channels_redeeming_the_same_points_at_once_one_fails(concurrent_database: Database,
+def test_two_channels_redeeming_the_same_points_at_once_one_fails(fresh_database: Database,
                                                                   clock: FrozenClock) -> None:
-    database = concurrent_database
+    database = fresh_database
     with database.write() as session:
         for code, kind in CHANNELS.items():
             make_channel(session, code=code, type=kind, clock=clock)  # type: ignore[arg-type]

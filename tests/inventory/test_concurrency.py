@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import text
 
 from omniloom.inventory import service
@@ -21,13 +20,6 @@ from tests.inventory.helpers import active_line_units, ledger_sums, levels, make
 
 THREADS = 32
 SKU = "HOT-1"
-
-
-@pytest.fixture
-def concurrent_database(fresh_database: Database) -> Iterator[Database]:
-    """The fresh database, its connections handed back to the server when the test ends."""
-    yield fresh_database
-    fresh_database.engine.dispose()
 
 
 def stock_two_locations(database: Database, clock: FrozenClock, *, each: int) -> None:
@@ -74,30 +66,30 @@ def reserve_until_refused(database: Database, clock: FrozenClock, quantity: int)
 
 
 def test_many_threads_reserve_exactly_the_stock_and_expiry_returns_every_unit(
-        concurrent_database: Database, clock: FrozenClock) -> None:
-    stock_two_locations(concurrent_database, clock, each=50)
+        fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=50)
     taken = [0] * THREADS
 
     def work(index: int) -> None:
         # Pairs first (splitting across both locations at the end), then single units until sold out.
-        pairs = reserve_until_refused(concurrent_database, clock, 2)
-        taken[index] = pairs + reserve_until_refused(concurrent_database, clock, 1)
+        pairs = reserve_until_refused(fresh_database, clock, 2)
+        taken[index] = pairs + reserve_until_refused(fresh_database, clock, 1)
 
     assert run_together(THREADS, work) == []
 
     assert sum(taken) == 100
-    assert levels(concurrent_database) == {(SKU, "L1"): (50, 50, 0), (SKU, "L2"): (50, 50, 0)}
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 50, (SKU, "L2"): 50}
+    assert levels(fresh_database) == {(SKU, "L1"): (50, 50, 0), (SKU, "L2"): (50, 50, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 50, (SKU, "L2"): 50}
 
     clock.advance(seconds=301)
     expired = 0
-    while batch := _expire(concurrent_database, clock, limit=37):
+    while batch := _expire(fresh_database, clock, limit=37):
         expired += batch
-    with concurrent_database.read() as session:
+    with fresh_database.read() as session:
         statuses = dict(session.execute(text("SELECT status, COUNT(*) FROM reservations GROUP BY status")).all())
     assert statuses == {"expired": expired}
-    assert levels(concurrent_database) == {(SKU, "L1"): (50, 0, 0), (SKU, "L2"): (50, 0, 0)}
-    assert ledger_sums(concurrent_database) == {(SKU, "L1"): 50, (SKU, "L2"): 50}
+    assert levels(fresh_database) == {(SKU, "L1"): (50, 0, 0), (SKU, "L2"): (50, 0, 0)}
+    assert ledger_sums(fresh_database) == {(SKU, "L1"): 50, (SKU, "L2"): 50}
 
 
 def _expire(database: Database, clock: FrozenClock, *, limit: int) -> int:
@@ -105,19 +97,19 @@ def _expire(database: Database, clock: FrozenClock, *, limit: int) -> int:
         return service.expire_reservations(session, clock=clock, limit=limit)
 
 
-def test_a_release_racing_the_expiry_worker_gives_units_back_once(concurrent_database: Database,
+def test_a_release_racing_the_expiry_worker_gives_units_back_once(fresh_database: Database,
                                                                   clock: FrozenClock) -> None:
-    stock_two_locations(concurrent_database, clock, each=5)
+    stock_two_locations(fresh_database, clock, each=5)
     reservation_ids = []
     for _ in range(8):
-        with concurrent_database.write() as session:
+        with fresh_database.write() as session:
             lines = [ReservationLineIn(sku=SKU, quantity=1)]
             reservation_ids.append(service.reserve(session, channel="web", lines=lines, ttl_seconds=60,
                                                    actor="test", clock=clock).id)
     later = FrozenClock(clock.now() + timedelta(seconds=61))
 
     def work(index: int) -> None:
-        with concurrent_database.write() as session:
+        with fresh_database.write() as session:
             if index % 2:
                 service.expire_reservations(session, clock=later)
             else:
@@ -125,30 +117,30 @@ def test_a_release_racing_the_expiry_worker_gives_units_back_once(concurrent_dat
 
     assert run_together(16, work) == []  # eight releases against eight expiry runs
 
-    assert levels(concurrent_database) == {(SKU, "L1"): (5, 0, 0), (SKU, "L2"): (5, 0, 0)}
-    with concurrent_database.read() as session:
+    assert levels(fresh_database) == {(SKU, "L1"): (5, 0, 0), (SKU, "L2"): (5, 0, 0)}
+    with fresh_database.read() as session:
         ended = session.execute(text(
             "SELECT subject, COUNT(*) FROM outbox_events WHERE type IN ('reservation.released', "
             "'reservation.expired') GROUP BY subject")).all()
     assert sorted(ended) == sorted((f"reservation:{rid}", 1) for rid in reservation_ids)
 
 
-def test_lapsed_holds_never_block_concurrent_buyers(concurrent_database: Database, clock: FrozenClock) -> None:
-    stock_two_locations(concurrent_database, clock, each=10)
-    with concurrent_database.write() as session:
+def test_lapsed_holds_never_block_concurrent_buyers(fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=10)
+    with fresh_database.write() as session:
         service.reserve(session, channel="web", lines=[ReservationLineIn(sku=SKU, quantity=20)], ttl_seconds=60,
                         actor="test", clock=clock)
     clock.advance(seconds=60)
     taken = [0] * 16
 
     def work(index: int) -> None:
-        taken[index] = reserve_until_refused(concurrent_database, clock, 1)
+        taken[index] = reserve_until_refused(fresh_database, clock, 1)
 
     assert run_together(16, work) == []
 
     assert sum(taken) == 20
-    assert levels(concurrent_database) == {(SKU, "L1"): (10, 10, 0), (SKU, "L2"): (10, 10, 0)}
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 10, (SKU, "L2"): 10}
+    assert levels(fresh_database) == {(SKU, "L1"): (10, 10, 0), (SKU, "L2"): (10, 10, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 10, (SKU, "L2"): 10}
 
 
 def reserve_in_own_process(url: str) -> int:
@@ -160,22 +152,22 @@ def reserve_in_own_process(url: str) -> int:
         engine.dispose()
 
 
-def test_several_processes_never_oversell(concurrent_database: Database, clock: FrozenClock) -> None:
-    stock_two_locations(concurrent_database, clock, each=20)
-    url = concurrent_database.engine.url.render_as_string(hide_password=False)
-    concurrent_database.engine.dispose()
+def test_several_processes_never_oversell(fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=20)
+    url = fresh_database.engine.url.render_as_string(hide_password=False)
+    fresh_database.engine.dispose()
 
     with multiprocessing.get_context("fork").Pool(4) as pool:
         taken = pool.map(reserve_in_own_process, [url] * 4)
 
     assert sum(taken) == 40
-    assert levels(concurrent_database) == {(SKU, "L1"): (20, 20, 0), (SKU, "L2"): (20, 20, 0)}
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 20, (SKU, "L2"): 20}
+    assert levels(fresh_database) == {(SKU, "L1"): (20, 20, 0), (SKU, "L2"): (20, 20, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 20, (SKU, "L2"): 20}
 
 
-def test_holds_of_the_same_levels_named_in_opposite_orders_never_deadlock(concurrent_database: Database,
+def test_holds_of_the_same_levels_named_in_opposite_orders_never_deadlock(fresh_database: Database,
                                                                           clock: FrozenClock) -> None:
-    with concurrent_database.write() as session:
+    with fresh_database.write() as session:
         make_location(session, code="L1", clock=clock)
         make_product(session, skus=("PAIR-A", "PAIR-B"), clock=clock)
         make_channel(session, code="web", location_codes=["L1"], clock=clock)
@@ -188,7 +180,7 @@ def test_holds_of_the_same_levels_named_in_opposite_orders_never_deadlock(concur
         lines = [ReservationLineIn(sku=sku, quantity=1) for sku in skus]
         while True:
             try:
-                with concurrent_database.write() as session:
+                with fresh_database.write() as session:
                     service.reserve(session, channel="web", lines=lines, ttl_seconds=300, actor="test", clock=clock)
             except InsufficientStock:
                 return
@@ -197,9 +189,9 @@ def test_holds_of_the_same_levels_named_in_opposite_orders_never_deadlock(concur
     assert run_together(16, work) == []
 
     assert sum(taken) == 40
-    assert levels(concurrent_database) == {("PAIR-A", "L1"): (40, 40, 0), ("PAIR-B", "L1"): (40, 40, 0)}
-    assert active_line_units(concurrent_database) == {("PAIR-A", "L1"): 40, ("PAIR-B", "L1"): 40}
-    with concurrent_database.read() as session:
+    assert levels(fresh_database) == {("PAIR-A", "L1"): (40, 40, 0), ("PAIR-B", "L1"): (40, 40, 0)}
+    assert active_line_units(fresh_database) == {("PAIR-A", "L1"): 40, ("PAIR-B", "L1"): 40}
+    with fresh_database.read() as session:
         created = session.execute(text(
             "SELECT COUNT(*), COUNT(DISTINCT subject) FROM outbox_events WHERE type = 'reservation.created'")).one()
     assert tuple(created) == (40, 40)

@@ -6,7 +6,7 @@ import asyncio
 import multiprocessing
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,8 +22,8 @@ from omniloom.platform.clock import FrozenClock
 from omniloom.platform.db import Database, make_engine
 from omniloom.platform.errors import InvalidInput
 from tests.conftest import START
-from tests.factories import make_channel, make_product
-from tests.inventory.helpers import active_line_units, event_payloads, levels, make_location, receive
+from tests.inventory.helpers import active_line_units, event_payloads, levels, receive
+from tests.inventory.test_concurrency import stock_two_locations
 
 SKU = "HOT-1"
 
@@ -116,23 +116,6 @@ def test_a_batch_with_nothing_to_hold_writes_nothing(stocked: Database, clock: F
 # ------------------------------------------------------------------------------------------ real concurrency
 
 
-@pytest.fixture
-def concurrent_database(fresh_database: Database) -> Iterator[Database]:
-    yield fresh_database
-    fresh_database.engine.dispose()
-
-
-def stock(database: Database, clock: FrozenClock, *, each: int) -> None:
-    """SKU ``HOT-1`` with ``each`` units at L1 and at L2, sold by channel ``web`` from both."""
-    with database.write() as session:
-        make_location(session, code="L1", clock=clock)
-        make_location(session, code="L2", clock=clock)
-        make_product(session, skus=(SKU,), clock=clock)
-        make_channel(session, code="web", location_codes=["L1", "L2"], clock=clock)
-        receive(session, sku=SKU, location="L1", quantity=each, clock=clock)
-        receive(session, sku=SKU, location="L2", quantity=each, clock=clock)
-
-
 def reserve_concurrently(batcher: ReservationBatcher, orders: list[ReservationOrder]) -> list[object]:
     """Every order at once on one event loop; the reservation or the error of each."""
     async def main() -> list[object]:
@@ -140,9 +123,9 @@ def reserve_concurrently(batcher: ReservationBatcher, orders: list[ReservationOr
     return asyncio.run(main())
 
 
-def test_concurrent_orders_take_exactly_the_stock(concurrent_database: Database, clock: FrozenClock) -> None:
-    stock(concurrent_database, clock, each=15)
-    batcher = ReservationBatcher(concurrent_database, clock, max_batch=8)
+def test_concurrent_orders_take_exactly_the_stock(fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=15)
+    batcher = ReservationBatcher(fresh_database, clock, max_batch=8)
 
     answers = reserve_concurrently(batcher, [order(1) for _ in range(40)])
 
@@ -150,9 +133,9 @@ def test_concurrent_orders_take_exactly_the_stock(concurrent_database: Database,
     refused = [answer for answer in answers if isinstance(answer, InsufficientStock)]
     assert (len(made), len(refused)) == (30, 10)
     assert len({reservation.id for reservation in made}) == 30
-    assert levels(concurrent_database) == {(SKU, "L1"): (15, 15, 0), (SKU, "L2"): (15, 15, 0)}
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 15, (SKU, "L2"): 15}
-    assert sorted(event["reservation_id"] for event in event_payloads(concurrent_database, "reservation.created")) \
+    assert levels(fresh_database) == {(SKU, "L1"): (15, 15, 0), (SKU, "L2"): (15, 15, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 15, (SKU, "L2"): 15}
+    assert sorted(event["reservation_id"] for event in event_payloads(fresh_database, "reservation.created")) \
         == sorted(reservation.id for reservation in made)
 
 
@@ -168,25 +151,25 @@ def reserve_in_own_process(url: str) -> int:
         engine.dispose()
 
 
-def test_batching_processes_never_oversell(concurrent_database: Database, clock: FrozenClock) -> None:
-    stock(concurrent_database, clock, each=20)
-    url = concurrent_database.engine.url.render_as_string(hide_password=False)
-    concurrent_database.engine.dispose()
+def test_batching_processes_never_oversell(fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=20)
+    url = fresh_database.engine.url.render_as_string(hide_password=False)
+    fresh_database.engine.dispose()
 
     with multiprocessing.get_context("fork").Pool(3) as pool:
         taken = pool.map(reserve_in_own_process, [url] * 3)
 
     assert sum(taken) == 40
-    assert levels(concurrent_database) == {(SKU, "L1"): (20, 20, 0), (SKU, "L2"): (20, 20, 0)}
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 20, (SKU, "L2"): 20}
+    assert levels(fresh_database) == {(SKU, "L1"): (20, 20, 0), (SKU, "L2"): (20, 20, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 20, (SKU, "L2"): 20}
 
 
-def test_concurrent_http_reservations_never_oversell(concurrent_database: Database, clock: FrozenClock,
+def test_concurrent_http_reservations_never_oversell(fresh_database: Database, clock: FrozenClock,
                                                       app_for: Callable[[Database], TestClient]) -> None:
-    stock(concurrent_database, clock, each=10)
-    with concurrent_database.write() as session:
+    stock_two_locations(fresh_database, clock, each=10)
+    with fresh_database.write() as session:
         secret = create_api_key(session, role="channel:web", name="web shop", clock=clock)[1]
-    client = app_for(concurrent_database)
+    client = app_for(fresh_database)
     statuses: list[int] = []
 
     def work() -> None:
@@ -202,16 +185,16 @@ def test_concurrent_http_reservations_never_oversell(concurrent_database: Databa
         thread.join(timeout=60)
 
     assert sorted(statuses) == [201] * 20 + [409] * 12
-    assert levels(concurrent_database) == {(SKU, "L1"): (10, 10, 0), (SKU, "L2"): (10, 10, 0)}
+    assert levels(fresh_database) == {(SKU, "L1"): (10, 10, 0), (SKU, "L2"): (10, 10, 0)}
 
 
 def test_a_batch_that_lost_its_units_to_another_writer_is_reserved_one_by_one(
-        requires_postgres: None, concurrent_database: Database, clock: FrozenClock) -> None:
-    stock(concurrent_database, clock, each=5)
+        requires_postgres: None, fresh_database: Database, clock: FrozenClock) -> None:
+    stock_two_locations(fresh_database, clock, each=5)
     taken, commit = threading.Event(), threading.Event()
 
     def other_writer() -> None:
-        with concurrent_database.write() as session:
+        with fresh_database.write() as session:
             service.reserve(session, channel="web", lines=[ReservationLineIn(sku=SKU, quantity=4, location="L1")],
                             ttl_seconds=600, actor="other", clock=clock)
             taken.set()
@@ -220,12 +203,12 @@ def test_a_batch_that_lost_its_units_to_another_writer_is_reserved_one_by_one(
     writer = threading.Thread(target=other_writer)
     writer.start()
     assert taken.wait(timeout=30)
-    batcher = ReservationBatcher(concurrent_database, clock)
+    batcher = ReservationBatcher(fresh_database, clock)
     answers: list[object] = []
     batch = threading.Thread(target=lambda: answers.extend(batcher.settle([order(3, location="L1"),
                                                                            order(1, location="L1")])))
     batch.start()  # it reads 5 free at L1 (the other writer has not committed), then waits for the row lock
-    _wait_for_a_lock_wait(concurrent_database)
+    _wait_for_a_lock_wait(fresh_database)
     commit.set()
     writer.join(timeout=30)
     batch.join(timeout=30)
@@ -233,9 +216,9 @@ def test_a_batch_that_lost_its_units_to_another_writer_is_reserved_one_by_one(
     assert isinstance(answers[0], InsufficientStock)
     assert answers[0].problem()["lines"] == [{"sku": SKU, "requested": 3, "available": 1}]
     assert held(answers[1]) == [(SKU, "L1", 1)]
-    assert levels(concurrent_database)[(SKU, "L1")] == (5, 5, 0)
-    assert active_line_units(concurrent_database) == {(SKU, "L1"): 5}
-    assert len(event_payloads(concurrent_database, "reservation.created")) == 2
+    assert levels(fresh_database)[(SKU, "L1")] == (5, 5, 0)
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 5}
+    assert len(event_payloads(fresh_database, "reservation.created")) == 2
 
 
 def _wait_for_a_lock_wait(database: Database) -> None:

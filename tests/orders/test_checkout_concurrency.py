@@ -3,7 +3,7 @@ idempotency key."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +22,7 @@ STOCK = 20
 
 
 @pytest.fixture
-def hot_shop(fresh_database: Database, clock: FrozenClock) -> Iterator[Database]:
+def hot_shop(fresh_database: Database, clock: FrozenClock) -> Database:
     """One SKU with 20 units at one warehouse, sold on ``web``."""
     with fresh_database.write() as session:
         make_location(session, code="WH-1", clock=clock, capabilities=("ship",), type="warehouse")
@@ -31,8 +31,7 @@ def hot_shop(fresh_database: Database, clock: FrozenClock) -> Iterator[Database]
         pricing.set_price(session, price_list_code=channel.price_list, sku="HOT", amount=1000, compare_at_amount=None,
                           clock=clock)
         receive(session, sku="HOT", location="WH-1", quantity=STOCK, clock=clock)
-    yield fresh_database
-    fresh_database.engine.dispose()
+    return fresh_database
 
 
 @pytest.fixture
