@@ -13,7 +13,8 @@ spaces), so normalisation has to make them match.
    as batches of ``--batch-size`` from ``--clients`` concurrent keep-alive connections; reports events/s over the
    whole ingest, the batch latency, and the CPU spent by the API workers, the database and the clients.
 2. **In process**: the same pipeline as the endpoint (``prepare_batch``, then ``record_events`` in ``db.write()``)
-   on a fresh database, without HTTP, for ``--in-process-events`` events of a population scaled to match.
+   on a fresh database, without HTTP, for ``--in-process-events`` events of a population scaled to match; reports
+   events/s, the time per step and the CPU per event of the pipeline (this process) and of the database.
 
 After each, ``customer_identifiers`` is read back and its partition of identifiers into profiles compared with the
 ground truth: precision and recall of links (pairs of identifiers in one profile), counted per cluster from the
@@ -731,7 +732,9 @@ def in_process_run(args: argparse.Namespace, database_url: str) -> dict[str, Any
     timings = {"channels": 0.0, "prepare_batch": 0.0, "record_events": 0.0, "commit": 0.0}
     latencies: list[float] = []
     log(f"in process: recording {len(workload.batches)} batches")
+    meter_engine = make_engine(database_url, pool_size=1)  # not one of the pipeline's connections: it counts them
     with Analyzer(engine, args.analyze_seconds) as analyzer:
+        meter = CpuMeter(meter_engine, [])
         started = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -739,6 +742,8 @@ def in_process_run(args: argparse.Namespace, database_url: str) -> dict[str, Any
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - started
+        cpu = meter.per_event(accepted)
+    meter_engine.dispose()
     rate = accepted / elapsed if elapsed else 0.0
     log(f"in process: {accepted} events in {elapsed:.1f}s = {rate:.0f} events/s")
     log("in process: checking the identity graph against the ground truth")
@@ -753,6 +758,9 @@ def in_process_run(args: argparse.Namespace, database_url: str) -> dict[str, Any
             "rejected": rejected,
             "batch_latency": latency_summary(latencies),
             "us_per_event": {name: round(seconds * 1e6 / workload.events, 1) for name, seconds in timings.items()},
+            "cpu": {"pipeline_us_per_event": cpu["bench_client_us_per_event"],
+                    "database_backends_us_per_event": cpu["database_backends_us_per_event"],
+                    "machine_busy_fraction": cpu["machine_busy_fraction"]},
             "statistics": analyzer.summary(),
             "profiled": profiler is not None,
         },

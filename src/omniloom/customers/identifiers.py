@@ -8,9 +8,8 @@ in the configured default region); junk values that trackers send for "unknown" 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -23,11 +22,16 @@ PRIORITY: dict[str, int] = {"loyalty": 0, "email": 1, "phone": 2, "external": 3,
 JUNK_VALUES = frozenset({"", "null", "none", "undefined", "nan", "anonymous", "unknown", "-1", "n/a", "na"})
 _ZEROS = re.compile(r"^[0\-\s:.]+$")
 MAX_VALUE_LENGTH = 300
+# A dot-atom local part of ASCII characters (RFC 5322), which email-validator accepts as it is.
+_DOT_ATOM = re.compile(r"^[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+(\.[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]+)*$")
+_PROBE_LOCAL_PART = "x"
+_MAX_EMAIL_LENGTH = 254
+_SPACES = re.compile(r"\s+")
+_DIGITS = re.compile(r"^\+?[0-9]+$")
 
 
-@dataclass(frozen=True, order=True)
-class Identifier:
-    """A normalised identifier; ``external`` values are ``<channel>:<id>``."""
+class Identifier(NamedTuple):
+    """A normalised identifier; ``external`` values are ``<channel>:<id>``. A tuple: hashed and compared in C."""
 
     kind: str
     value: str
@@ -59,12 +63,31 @@ def _check_opaque(field: str, raw: str) -> str:
 
 @lru_cache(maxsize=65_536)
 def normalise_email(raw: str) -> str:
-    """``  Anna.Bakker@Example.COM `` → ``anna.bakker@example.com``; ValueError when it is not an address."""
+    """``  Anna.Bakker@Example.COM `` → ``anna.bakker@example.com``; ValueError when it is not an address.
+
+    A plain ASCII address (a dot-atom before the ``@``, the common case) only needs its domain checked, and that
+    check, the costly part, is made once per domain; anything else goes through the whole validation.
+    """
+    address = raw.strip()
+    local, _, domain = address.rpartition("@")
+    if address.isascii() and len(address) <= _MAX_EMAIL_LENGTH and _DOT_ATOM.match(local):
+        checked_domain = _email_domain(domain)
+        if checked_domain is not None:
+            return f"{local}@{checked_domain}".lower()
     try:
-        checked = validate_email(raw.strip(), check_deliverability=False)
+        checked = validate_email(address, check_deliverability=False)
     except EmailNotValidError as error:
         raise ValueError(str(error)) from None
     return checked.normalized.lower()
+
+
+@lru_cache(maxsize=4096)
+def _email_domain(domain: str) -> str | None:
+    """The normalised domain when any plain local part at it makes a valid address, else None."""
+    try:
+        return validate_email(f"{_PROBE_LOCAL_PART}@{domain}", check_deliverability=False).domain
+    except EmailNotValidError:
+        return None
 
 
 @lru_cache(maxsize=65_536)
@@ -80,20 +103,25 @@ def normalise_phone(raw: str, region: str) -> str:
 
 
 def email(raw: str, *, field: str = "email") -> Identifier:
+    value = _check_opaque(field, raw)
     try:
-        return Identifier("email", normalise_email(_check_opaque(field, raw)))
+        try:  # the same address in other letter cases is read once (the cache's key is the lower-cased form)
+            return Identifier("email", normalise_email(value.lower() if value.isascii() else value))
+        except ValueError:
+            return Identifier("email", normalise_email(value))  # raises, quoting the address as sent
     except ValueError as error:
-        if isinstance(error, IdentifierProblem):
-            raise
         raise IdentifierProblem(field, str(error)) from None
 
 
 def phone(raw: str, *, region: str, field: str = "phone") -> Identifier:
+    value = _check_opaque(field, raw)
+    digits = _SPACES.sub("", value)
     try:
-        return Identifier("phone", normalise_phone(_check_opaque(field, raw), region))
+        try:  # ``06 1234 5678`` and ``0612345678`` are read once (the cache's key is the form without spaces)
+            return Identifier("phone", normalise_phone(digits if _DIGITS.match(digits) else value, region))
+        except ValueError:
+            return Identifier("phone", normalise_phone(value, region))  # raises, quoting the number as sent
     except ValueError as error:
-        if isinstance(error, IdentifierProblem):
-            raise
         raise IdentifierProblem(field, str(error)) from None
 
 

@@ -6,9 +6,10 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, case, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from omniloom.customers.bulk import chunks, member, repoint, update_rows
 from omniloom.customers.models import (
     ConsentRecord,
     CustomerEvent,
@@ -19,6 +20,7 @@ from omniloom.customers.models import (
     LoyaltyEntry,
 )
 
+_PROFILES = cast(Table, CustomerProfile.__table__)
 MOVABLE_TABLES: tuple[Table, ...] = tuple(
     cast(Table, model.__table__)
     for model in (CustomerIdentifier, CustomerEvent, CustomerPurchase, ConsentRecord, LoyaltyEntry)
@@ -41,16 +43,15 @@ def move_profiles(session: Session, targets: Mapping[str, str], *, now: datetime
     if not targets:
         return
     sources = sorted(targets)
-    session.execute(update(CustomerProfile).where(CustomerProfile.id.in_(sources))
-                    .values(merged_into=case(dict(targets), value=CustomerProfile.id), updated_at=now))
-    session.execute(update(CustomerProfile).where(CustomerProfile.merged_into.in_(sources))
-                    .values(merged_into=case(dict(targets), value=CustomerProfile.merged_into), updated_at=now))
+    update_rows(session, _PROFILES, [{"id": source, "merged_into": targets[source], "updated_at": now}
+                                     for source in sources], key="id")
+    repoint(session, _PROFILES, "merged_into", targets, updated_at=now)
     for table in MOVABLE_TABLES:
-        session.execute(update(table).where(table.c.profile_id.in_(sources))
-                        .values(profile_id=case(dict(targets), value=table.c.profile_id)))
-    balances = session.execute(select(LoyaltyAccount.profile_id, LoyaltyAccount.balance)
-                               .where(LoyaltyAccount.profile_id.in_(sources), LoyaltyAccount.balance != 0)
-                               .order_by(LoyaltyAccount.profile_id).with_for_update()).all()
+        repoint(session, table, "profile_id", targets)
+    balances = [row for chunk in chunks(session, sources) for row in session.execute(
+        select(LoyaltyAccount.profile_id, LoyaltyAccount.balance)
+        .where(member(session, LoyaltyAccount.profile_id, chunk, "sources"), LoyaltyAccount.balance != 0)
+        .order_by(LoyaltyAccount.profile_id).with_for_update())]
     if not balances:
         return
     gained: dict[str, int] = {}

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
+from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
 from omniloom.customers.events import CustomerMerged
 from omniloom.customers.identifiers import Identifier
 from omniloom.customers.intake import PreparedEvent
@@ -35,11 +36,14 @@ from omniloom.platform.outbox import OutboxEvent, outbox_row
 
 IDENTITY_LOCK_KEY = 0x6964656E  # pg advisory lock: one identity writer at a time
 GUARD_RULES = ("verified_email_conflict", "loyalty_id_conflict")
-LOOKUP_CHUNK = 500
+_PROFILES = cast(Table, CustomerProfile.__table__)
+_IDENTIFIERS = cast(Table, CustomerIdentifier.__table__)
 
 
 @dataclass
 class KnownIdentifier:
+    """An identifier's row as read or attached; its profile as of then (``Resolver.find`` gives it now)."""
+
     id: int | None
     profile_id: str
     origin_profile_id: str
@@ -100,23 +104,22 @@ class Resolver:
     # ------------------------------------------------------------------ lookups
 
     def load(self, identifiers: Iterable[Identifier]) -> None:
-        """Read every identifier of the batch that is already known, in a few queries."""
-        wanted = sorted({i for i in identifiers if i not in self.known})
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start:start + LOOKUP_CHUNK]
+        """Read every identifier of the batch that is already known, and what the guards weigh of their owners."""
+        wanted = list({i for i in identifiers if i not in self.known})
+        for chunk in chunks(self.session, wanted):
             rows = self.session.execute(
                 select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.id,
                        CustomerIdentifier.profile_id, CustomerIdentifier.origin_profile_id,
                        CustomerIdentifier.verified, CustomerIdentifier.shared, CustomerIdentifier.last_seen_at)
-                .where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_([(i.kind, i.value)
-                                                                                       for i in chunk]))
+                .where(pair_member(self.session, CustomerIdentifier.kind, CustomerIdentifier.value,
+                                   [(i.kind, i.value) for i in chunk], "identifiers"))
             )
             for row in rows:
                 self.known[Identifier(row.kind, row.value)] = KnownIdentifier(
                     row.id, row.profile_id, row.origin_profile_id, row.verified, row.shared, row.last_seen_at)
-        owners = sorted({known.profile_id for known in self.known.values()})
-        for start in range(0, len(owners), LOOKUP_CHUNK):  # what the guards weigh, for every profile at once
-            self._facts(owners[start:start + LOOKUP_CHUNK])
+        owners = list({known.profile_id for known in self.known.values()})
+        for owners_chunk in chunks(self.session, owners):
+            self._facts(owners_chunk)
 
     def find(self, profile_id: str) -> str:
         """The profile ``profile_id`` has been merged into during this batch (itself if none)."""
@@ -134,7 +137,8 @@ class Resolver:
             return
         profiles = self.session.execute(
             select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
-            .where((CustomerProfile.id.in_(missing)) | (CustomerProfile.merged_into.in_(missing)))
+            .where(member(self.session, CustomerProfile.id, missing, "ids")
+                   | member(self.session, CustomerProfile.merged_into, missing, "survivors"))
         ).all()
         for row in profiles:
             if row.id in missing:
@@ -145,7 +149,7 @@ class Resolver:
         identifier_rows = self.session.execute(
             select(CustomerIdentifier.profile_id, CustomerIdentifier.kind, CustomerIdentifier.value,
                    CustomerIdentifier.verified)
-            .where(CustomerIdentifier.profile_id.in_(missing),
+            .where(member(self.session, CustomerIdentifier.profile_id, missing, "profiles"),
                    CustomerIdentifier.kind.in_(("email", "loyalty")))
         )
         for owned in identifier_rows:
@@ -153,7 +157,7 @@ class Resolver:
         all_members = [m for p in missing for m in self.facts[p].members]
         separations = self.session.execute(
             select(CustomerSeparation.profile_id, CustomerSeparation.other_profile_id)
-            .where(CustomerSeparation.profile_id.in_(all_members))
+            .where(member(self.session, CustomerSeparation.profile_id, all_members, "members"))
         )
         member_of = {m: p for p in missing for m in self.facts[p].members}
         for separation in separations:
@@ -279,9 +283,6 @@ class Resolver:
                                        linking, sorted(facts.members), event_id))
         self.parent[merged] = survivor
         self.facts[survivor] = self._combined(self.facts[survivor], facts)
-        for known in (*self.known.values(), *self.new_identifiers.values()):
-            if known.profile_id == merged:
-                known.profile_id = survivor
         if not facts.new:
             self.moved.append(merged)  # its stored rows move at flush, with every other merge of the batch
 
@@ -290,31 +291,26 @@ class Resolver:
     def flush(self) -> None:
         """Write the profiles, identifiers and merge audit the batch produced."""
         move_profiles(self.session, {merged: self.find(merged) for merged in self.moved}, now=self.now)
-        if self.new_profiles:
-            self.session.execute(insert(CustomerProfile), [
-                {"id": p, "merged_into": self.find(p) if self.find(p) != p else None, "attributes": {},
-                 "created_at": self.now, "updated_at": self.now} for p in self.new_profiles])
-        if self.new_identifiers:
-            self.session.execute(insert(CustomerIdentifier), [
-                {"kind": i.kind, "value": i.value, "profile_id": self.find(k.profile_id),
-                 "origin_profile_id": k.origin_profile_id, "verified": k.verified, "shared": False,
-                 "first_seen_at": self.seen.get(i, self.now), "last_seen_at": self.seen.get(i, self.now)}
-                for i, k in self.new_identifiers.items()])
+        insert_rows(self.session, _PROFILES, [
+            {"id": p, "merged_into": self.find(p) if self.find(p) != p else None, "attributes": {},
+             "created_at": self.now, "updated_at": self.now} for p in self.new_profiles])
+        insert_rows(self.session, _IDENTIFIERS, [
+            {"kind": i.kind, "value": i.value, "profile_id": self.find(k.profile_id),
+             "origin_profile_id": k.origin_profile_id, "verified": k.verified, "shared": False,
+             "first_seen_at": self.seen.get(i, self.now), "last_seen_at": self.seen.get(i, self.now)}
+            for i, k in self.new_identifiers.items()])
         self._touch_known()
         self._write_decisions()
 
     def _touch_known(self) -> None:
-        later = [{"row_id": k.id, "seen": self.seen[i]} for i, k in self.known.items()
-                 if i in self.seen and self.seen[i] > k.last_seen_at]
-        if later:
-            table = cast(Table, CustomerIdentifier.__table__)
-            self.session.connection().execute(
-                update(table).where(table.c.id == bindparam("row_id")).values(last_seen_at=bindparam("seen")), later)
-        if self.verify:
-            ids = [k.id for i, k in self.known.items() if i in self.verify and k.id is not None]
-            if ids:
-                self.session.execute(update(CustomerIdentifier).where(CustomerIdentifier.id.in_(ids))
-                                     .values(verified=True))
+        update_rows(self.session, _IDENTIFIERS, [
+            {"id": k.id, "last_seen_at": self.seen[i]} for i, k in self.known.items()
+            if i in self.seen and self.seen[i] > k.last_seen_at], key="id")
+        ids = [k.id for i, k in self.known.items() if i in self.verify and k.id is not None]
+        for chunk in chunks(self.session, ids):
+            self.session.execute(update(CustomerIdentifier)
+                                 .where(member(self.session, CustomerIdentifier.id, chunk, "ids"))
+                                 .values(verified=True))
 
     def _write_decisions(self) -> None:
         rows, events = [], []
@@ -328,7 +324,5 @@ class Resolver:
             if decision.status == "merged":
                 events.append(outbox_row(CustomerMerged(merge_id=merge_id, survivor_id=decision.survivor_id,
                                                         merged_id=decision.merged_id), clock=self.clock))
-        if rows:
-            self.session.execute(insert(CustomerMerge), rows)
-        if events:
-            self.session.execute(insert(OutboxEvent), events)
+        insert_rows(self.session, cast(Table, CustomerMerge.__table__), rows)
+        insert_rows(self.session, cast(Table, OutboxEvent.__table__), events)
