@@ -8,7 +8,14 @@ exactly like a reservation, then charges and writes the order). After the checko
 one order per 201 and per key, every unit allocated, nothing reserved or oversold. A final **oversell check** sells a
 SKU stocked with a few units to all clients at once: exactly that many orders may succeed.
 
-Usage: ``python bench/checkout.py [--database-url URL] [--workers 2] [--clients 16] [--seconds 10]``
+Both phases report the CPU milliseconds per operation of the API workers, the database server and the clients. At
+the end ``--in-process`` checkouts (200) run one after the other in this process through the same service function
+the endpoint calls, on the same database: SQL statements, transactions and CPU milliseconds per checkout, the
+steadiest measure of the work a checkout does. ``--profile DIR`` records the API workers with py-spy during the
+checkout phase.
+
+Usage: ``python bench/checkout.py [--database-url URL] [--workers 2] [--clients 16] [--seconds 10]
+[--in-process 200] [--profile DIR]``
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 
 import _http_load as http_load
 from _common import (
@@ -35,15 +43,22 @@ from _common import (
     machine_facts,
     throwaway_database,
 )
-from omniloom.platform.db import make_engine
+from omniloom.orders import carts
+from omniloom.orders import checkout as orders_checkout
+from omniloom.orders.schemas import CheckoutIn
+from omniloom.platform.clock import SystemClock
+from omniloom.platform.db import Database, make_engine
 from omniloom.platform.schema import upgrade
+from omniloom.platform.settings import Settings
 from reservations import (
     CHANNEL,
     LOCATION,
     PRICE_LIST,
     REQUEST_TIMEOUT,
     Client,
+    CpuMeter,
     Load,
+    Profiler,
     api_load,
     reset_counters,
     seed_spread_in_bulk,
@@ -66,6 +81,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skus", type=int, default=2_000, help="SKUs the clients buy from (2000)")
     parser.add_argument("--oversell-stock", type=int, default=20, help="units of the oversell check's SKU (20)")
     parser.add_argument("--seed", type=int, default=11, help="random seed for the SKU choice")
+    parser.add_argument("--in-process", type=int, default=200,
+                        help="checkouts measured one by one in this process at the end (200; 0: none)")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="record the API workers with py-spy during the checkout phase into this folder")
     return parser.parse_args()
 
 
@@ -197,6 +216,48 @@ def oversell_check(client: Client, port: int, key: str, engine: Engine, args: ar
             and on_hand == args.oversell_stock}
 
 
+def in_process(engine: Engine, count: int, skus: list[str], *, seed: int) -> dict[str, Any]:
+    """``count`` checkouts one after the other through the service the endpoint calls: statements, CPU, wall."""
+    db, clock, settings = Database(engine), SystemClock(), Settings()
+    chooser = random.Random(seed)
+    cart_ids = []
+    for _ in range(count + 10):
+        with db.write() as session:
+            cart, _ = carts.open_cart(session, channel=CHANNEL, customer_id=None, clock=clock)
+            carts.add_line(session, cart=cart, sku=chooser.choice(skus), quantity=1, channel=CHANNEL, clock=clock)
+            cart_ids.append(cart.id)
+    context = orders_checkout.Context(db=db, settings=settings, clock=clock, actor="bench")
+    data = CheckoutIn.model_validate({"channel": CHANNEL, "fulfillment": {"method": "ship", "address": ADDRESS},
+                                      "payment": {"provider": "test", "token": "tok_ok"}})
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def counted(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def committed(_connection: Any) -> None:
+        commits.append(1)
+
+    def buy(index: int) -> None:
+        outcome = orders_checkout.checkout(context, cart_id=cart_ids[index], data=data, key=f"in-process-{index}",
+                                           scope="checkout:bench")
+        assert outcome.status_code == 201, outcome
+
+    for index in range(count, count + 10):  # warm-up: caches, prepared statements
+        buy(index)
+    event.listen(engine, "before_cursor_execute", counted)
+    event.listen(engine, "commit", committed)
+    began, cpu_began = time.perf_counter(), time.process_time()
+    for index in range(count):
+        buy(index)
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    event.remove(engine, "before_cursor_execute", counted)
+    event.remove(engine, "commit", committed)
+    return {"checkouts": count, "statements_per_checkout": round(len(statements) / count, 1),
+            "transactions_per_checkout": round(len(commits) / count, 1),
+            "cpu_ms_per_checkout": round(cpu * 1000 / count, 2), "wall_ms_per_checkout": round(wall * 1000 / count, 2)}
+
+
 def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     engine = make_engine(database_url)
     upgrade(engine)
@@ -214,14 +275,23 @@ def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
                  max_requests=1_000_000)
         reset_counters(engine)
         log(f"reservations for {args.seconds:.0f}s")
+        meter = CpuMeter(server)
         reserved: Load = api_load(server.port, key, args.clients, args.seconds,
                                   lambda chooser: chooser.choice(skus), seed=args.seed + 1, max_requests=1_000_000)
+        reserved_cpu = meter.per_unit(reserved.successes)
         reset_counters(engine)
         log(f"checkouts for {args.seconds:.0f}s")
+        recorders = Profiler(args.profile, server).record("checkout", args.seconds)
+        meter = CpuMeter(server)
         bought = purchases(server.port, key, args.clients, args.seconds, skus, seed=args.seed + 2)
+        bought_cpu = meter.per_unit(len(bought.orders))
+        Profiler.wait(recorders)
         checked = order_check(engine, bought)
         oversell = oversell_check(client, server.port, key, engine, args)
         facts = machine_facts(engine)
+        if args.in_process:
+            log(f"{args.in_process} checkouts in process")
+        measured = in_process(engine, args.in_process, skus, seed=args.seed + 3) if args.in_process else None
     except BaseException:
         server.stop(keep_log=True)
         raise
@@ -236,11 +306,13 @@ def run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
         "checkout": {"orders_per_second": round(orders_per_second, 1), "orders": len(bought.orders),
                      "refused_409": bought.refused, "errors": bought.errors,
                      "checkout_request_latency": latency(bought.checkout_seconds),
-                     "whole_purchase_latency": latency(bought.purchase_seconds)},
-        "reservations_same_run": reserved.summary("reservations"),
+                     "whole_purchase_latency": latency(bought.purchase_seconds),
+                     "cpu_per_order": bought_cpu},
+        "reservations_same_run": {**reserved.summary("reservations"), "cpu_per_reservation": reserved_cpu},
         "orders_per_reservation": round(orders_per_second / reserved.rate(), 3) if reserved.rate() else None,
         "database_check": checked,
         "oversell_check": oversell,
+        "in_process": measured,
         "all_checks_passed": checked["consistent"] and oversell["passed"] and not bought.errors,
     }
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, case, func, select, update
+from sqlalchemy import Select, Table, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from omniloom.channels import service as channels
 from omniloom.fulfillment import lifecycle, routing
 from omniloom.fulfillment.errors import FulfillmentNotFound, NoRoute, TransitionNotAllowed
 from omniloom.fulfillment.events import (
@@ -32,14 +31,17 @@ from omniloom.fulfillment.models import Fulfillment, FulfillmentLine
 __all__ = ["Fulfillment"]  # the row type other modules receive (they never query the table themselves)
 from omniloom.inventory import allocations
 from omniloom.inventory import service as inventory
+from omniloom.inventory.availability import ChannelPolicy
 from omniloom.inventory.errors import LocationNotFound, SkuNotFound
 from omniloom.inventory.schemas import ReservationLineIn
 from omniloom.platform.clock import Clock
 from omniloom.platform.errors import InvalidInput
 from omniloom.platform.ids import new_id
-from omniloom.platform.outbox import record
+from omniloom.platform.outbox import OutboxEvent, outbox_row, record
 from omniloom.platform.pagination import decode_cursor, encode_cursor
 
+_FULFILLMENTS = cast(Table, Fulfillment.__table__)
+_LINES = cast(Table, FulfillmentLine.__table__)
 HOLD_SECONDS = 60  # a routing hold is converted to an allocation at once; this only bounds a crash in between
 OPEN = tuple(lifecycle.HOLDS_STOCK)
 
@@ -70,14 +72,17 @@ def _workloads(session: Session, codes: Sequence[str], capacity: int) -> dict[st
     return {row[0]: row[1] / capacity for row in rows}
 
 
-def candidates(session: Session, *, channel: str, skus: Sequence[str], capacity: int, clock: Clock
-               ) -> list[routing.Candidate]:
-    """The channel's locations with what each may promise of ``skus`` (safety stock already taken off)."""
-    policy = channels.inventory_policy(session, channel)
+def candidates(session: Session, *, channel: str, skus: Sequence[str], capacity: int, clock: Clock,
+               policy: ChannelPolicy | None = None) -> list[routing.Candidate]:
+    """The channel's locations with what each may promise of ``skus`` (safety stock already taken off).
+
+    ``policy``: the channel's inventory policy when the caller has read it already."""
+    policy = policy or inventory.channel_policy(session, channel)
     available: dict[str, dict[str, int]] = {code: {} for code in policy.location_codes}
     for sku in sorted(set(skus)):
         try:
-            shares = inventory.channel_availability(session, sku=sku, channel=channel, clock=clock).locations
+            shares = inventory.channel_availability(session, sku=sku, channel=channel, clock=clock,
+                                                    policy=policy).locations
         except SkuNotFound:
             continue
         for share in shares:
@@ -97,9 +102,10 @@ def candidates(session: Session, *, channel: str, skus: Sequence[str], capacity:
 
 
 def plan(session: Session, *, channel: str, lines: Sequence[routing.Line], request: Request, capacity: int,
-         clock: Clock, excluded: Sequence[str] = ()) -> routing.Plan:
+         clock: Clock, excluded: Sequence[str] = (), policy: ChannelPolicy | None = None) -> routing.Plan:
     """The cheapest way to fulfil ``lines`` for this request; raises NoRoute naming the short SKUs."""
-    found = candidates(session, channel=channel, skus=[line.sku for line in lines], capacity=capacity, clock=clock)
+    found = candidates(session, channel=channel, skus=[line.sku for line in lines], capacity=capacity, clock=clock,
+                       policy=policy)
     if excluded:  # locations that rejected the work: their stock does not count (a store stays the destination)
         found = [c if c.code not in excluded else routing.Candidate(
             code=c.code, latitude=c.latitude, longitude=c.longitude, priority=c.priority, workload=c.workload,
@@ -141,40 +147,61 @@ def _plan_pickup(session: Session, lines: Sequence[routing.Line], request: Reque
 
 
 def hold(session: Session, *, channel: str, result: routing.Plan, actor: str, reference: str, hold_seconds: int,
-         clock: Clock) -> str:
+         clock: Clock, policy: ChannelPolicy | None = None) -> str:
     """Reserve the planned units where the plan takes them from (raises InsufficientStock if they went meanwhile)."""
     lines = [ReservationLineIn(sku=line.sku, quantity=line.quantity, location=shipment.location)
              for shipment in result.shipments for line in shipment.lines]
     return inventory.reserve(session, channel=channel, lines=lines, ttl_seconds=hold_seconds, actor=actor,
-                             clock=clock, reference=reference).id
+                             clock=clock, reference=reference, policy=policy).id
 
 
 # ---------------------------------------------------------------------------------------------- creating
 
 
+@dataclass(frozen=True)
+class Created:
+    """A fulfillment as ``create`` wrote it (``lines``: (SKU, quantity) in the order they were written)."""
+
+    id: str
+    order_id: str
+    method: str
+    location: str
+    source_location: str | None
+    status: str
+    routing_reason: str
+    promised_ready_at: datetime | None
+    created_at: datetime
+    lines: tuple[tuple[str, int], ...]
+
+
 def create(session: Session, *, order_id: str, channel: str, request: Request, result: routing.Plan,
-           destination: dict[str, Any], settings: Settings, clock: Clock) -> list[Fulfillment]:
+           destination: dict[str, Any], settings: Settings, clock: Clock) -> list[Created]:
     """One fulfillment per shipment of the plan, its units already allocated where the plan takes them from."""
     now = clock.now()
-    made = []
-    for shipment in result.shipments:
-        hand_over = request.method != "ship"
-        transfer = shipment.transfer_to is not None
-        fulfillment = Fulfillment(
-            id=new_id("ful"), order_id=order_id, channel=channel, method=request.method,
-            location=shipment.transfer_to or shipment.location, source_location=shipment.location if transfer else None,
-            status="in_transit" if transfer else "allocated", routing_reason=shipment.reason,
-            destination=destination if not hand_over else {}, rejected_locations=[],
-            promised_ready_at=now + settings.preparation + shipment.ready_after if hand_over else None,
-            created_at=now, updated_at=now)
-        session.add(fulfillment)
-        session.flush()
-        session.add_all(FulfillmentLine(fulfillment_id=fulfillment.id, sku=line.sku, quantity=line.quantity)
-                        for line in shipment.lines)
-        facts = _facts(session, fulfillment, lines=[(line.sku, line.quantity) for line in shipment.lines])
-        record(session, FulfillmentCreated(**facts, routing_reason=fulfillment.routing_reason,
-                                           promised_ready_at=fulfillment.promised_ready_at), clock=clock)
-        made.append(fulfillment)
+    hand_over = request.method != "ship"
+    made = [Created(id=new_id("ful"), order_id=order_id, method=request.method,
+                    location=shipment.transfer_to or shipment.location,
+                    source_location=shipment.location if shipment.transfer_to is not None else None,
+                    status="in_transit" if shipment.transfer_to is not None else "allocated",
+                    routing_reason=shipment.reason,
+                    promised_ready_at=now + settings.preparation + shipment.ready_after if hand_over else None,
+                    created_at=now, lines=tuple((line.sku, line.quantity) for line in shipment.lines))
+            for shipment in result.shipments]
+    if not made:
+        return made
+    session.execute(insert(_FULFILLMENTS), [
+        {"id": row.id, "order_id": order_id, "channel": channel, "method": row.method, "location": row.location,
+         "source_location": row.source_location, "status": row.status, "routing_reason": row.routing_reason,
+         "destination": destination if not hand_over else {}, "carrier": None, "tracking_number": None,
+         "parking_spot": None, "checked_in_at": None, "promised_ready_at": row.promised_ready_at, "ready_at": None,
+         "pickup_expires_at": None, "completed_at": None, "rejected_locations": [], "created_at": now,
+         "updated_at": now} for row in made])
+    session.execute(insert(_LINES), [{"fulfillment_id": row.id, "sku": sku, "quantity": quantity}
+                                     for row in made for sku, quantity in row.lines])
+    session.execute(insert(OutboxEvent), [outbox_row(FulfillmentCreated(
+        fulfillment_id=row.id, order_id=order_id, channel=channel, method=row.method, location=row.location,
+        status=row.status, lines=[FulfilledLine(sku=sku, quantity=quantity) for sku, quantity in row.lines],
+        routing_reason=row.routing_reason, promised_ready_at=row.promised_ready_at), clock=clock) for row in made])
     return made
 
 

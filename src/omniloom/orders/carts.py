@@ -7,20 +7,22 @@ Prices always come from the price list of the channel that touched the cart last
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, Table, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from omniloom.catalog import service as catalog
-from omniloom.catalog.errors import VariantNotFound
 from omniloom.channels import service as channels
 from omniloom.channels.errors import ChannelNotFound
 from omniloom.customers import service as customers
 from omniloom.customers.errors import CustomerNotFound
 from omniloom.inventory import service as inventory
+from omniloom.inventory.availability import ChannelPolicy
 from omniloom.inventory.errors import LocationNotFound, SkuNotFound
 from omniloom.orders.errors import CartNotActive, CartNotFound
 from omniloom.orders.models import Cart, CartLine
@@ -31,13 +33,24 @@ from omniloom.platform.ids import new_id
 from omniloom.platform.money import Money
 from omniloom.pricing import service as pricing
 
+_CARTS = cast(Table, Cart.__table__)
+_CART_LINES = cast(Table, CartLine.__table__)
+
 
 def check_channel(session: Session, code: str, *, field: str = "channel") -> str:
     """The channel's price list code; a 422 naming ``field`` when the channel is unknown."""
+    return channel_terms(session, code, field=field)[0]
+
+
+def channel_terms(session: Session, code: str, *, field: str = "channel") -> tuple[str, ChannelPolicy]:
+    """The channel's price list code and inventory policy (one read); a 422 naming ``field`` when it is unknown."""
     try:
-        return channels.get_channel(session, code).price_list
+        channel = channels.get_channel(session, code)
     except ChannelNotFound:
         raise InvalidInput.field(field, f"channel '{code}' does not exist") from None
+    return channel.price_list, ChannelPolicy(code=channel.code, location_codes=tuple(channel.location_codes),
+                                             safety_stock=channel.safety_stock, max_exposed=channel.max_exposed,
+                                             active=channel.active)
 
 
 def surviving_customer(session: Session, customer_id: str, *, field: str = "customer_id") -> str:
@@ -64,6 +77,9 @@ def open_cart(session: Session, *, channel: str, customer_id: str | None, clock:
             return existing, False
     cart = Cart(id=new_id("crt"), channel=channel, customer_id=customer, status="active", merged_into=None,
                 fulfillment={}, created_at=now, updated_at=now)
+    if customer is None:  # only a customer's cart can collide with another (one active cart each)
+        session.add(cart)
+        return cart, True
     try:
         with session.begin_nested():
             session.add(cart)
@@ -94,6 +110,34 @@ def active(session: Session, cart_id: str) -> Cart:
     return cart
 
 
+@dataclass(frozen=True)
+class Ordering:
+    """What checkout needs of a cart it has locked: its customer and its lines as (SKU, quantity)."""
+
+    cart_id: str
+    customer_id: str | None
+    lines: list[tuple[str, int]]
+
+
+def lock_for_checkout(session: Session, cart_id: str) -> Ordering:
+    """The cart's customer and lines, the cart locked for change (one query); a 409 when it was merged or ordered."""
+    rows = session.execute(
+        select(_CARTS.c.id, _CARTS.c.status, _CARTS.c.merged_into, _CARTS.c.customer_id, _CART_LINES.c.sku,
+               _CART_LINES.c.quantity)
+        .outerjoin(_CART_LINES, _CART_LINES.c.cart_id == _CARTS.c.id)
+        .where(_CARTS.c.id == cart_id)
+        .order_by(_CART_LINES.c.added_at, _CART_LINES.c.sku)
+        .with_for_update(of=_CARTS)).all()
+    if not rows:
+        raise CartNotFound(f"cart '{cart_id}' does not exist")
+    cart = rows[0]
+    if cart.status != "active":
+        hint = f" into cart '{cart.merged_into}'" if cart.merged_into else ""
+        raise CartNotActive(f"cart '{cart.id}' is {cart.status}{hint}", status_now=cart.status,
+                            merged_into=cart.merged_into)
+    return Ordering(cart.id, cart.customer_id, [(row.sku, row.quantity) for row in rows if row.sku is not None])
+
+
 def touch(cart: Cart, *, channel: str, now: datetime) -> None:
     cart.channel = channel
     cart.updated_at = now
@@ -106,20 +150,19 @@ def lines(session: Session, cart_id: str) -> list[CartLine]:
 
 def add_line(session: Session, *, cart: Cart, sku: str, quantity: int, channel: str, clock: Clock) -> None:
     """Add ``quantity`` of ``sku`` (to the line already there, if any)."""
-    try:
-        catalog.get_variant(session, sku)
-    except VariantNotFound:
-        raise InvalidInput.field("sku", f"SKU '{sku}' does not exist") from None
+    if catalog.missing_skus(session, [sku]):
+        raise InvalidInput.field("sku", f"SKU '{sku}' does not exist")
     now = clock.now()
-    current = session.get(CartLine, (cart.id, sku))
-    if current is None:
-        session.execute(insert(CartLine), {"cart_id": cart.id, "sku": sku, "quantity": quantity, "added_on": channel,
-                                           "added_at": now, "updated_at": now})
-    else:
-        if current.quantity + quantity > MAX_QUANTITY:
-            raise InvalidInput.field("quantity", f"the line would hold more than {MAX_QUANTITY}")
-        current.quantity += quantity
-        current.updated_at = now
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    new_line = dialect.insert(_CART_LINES).values(cart_id=cart.id, sku=sku, quantity=quantity, added_on=channel,
+                                                  added_at=now, updated_at=now)
+    added = new_line.excluded.quantity
+    upsert = new_line.on_conflict_do_update(
+        index_elements=[_CART_LINES.c.cart_id, _CART_LINES.c.sku],
+        set_={"quantity": _CART_LINES.c.quantity + added, "updated_at": now},
+        where=_CART_LINES.c.quantity + added <= MAX_QUANTITY)
+    if session.execute(upsert.returning(_CART_LINES.c.quantity)).first() is None:  # the line is there and full
+        raise InvalidInput.field("quantity", f"the line would hold more than {MAX_QUANTITY}")
     touch(cart, channel=channel, now=now)
 
 
@@ -180,15 +223,19 @@ def assign_customer(session: Session, *, cart: Cart, customer_id: str, channel: 
 
 def view(session: Session, cart: Cart, *, clock: Clock) -> CartOut:
     """The cart priced on its channel's list, each line with live availability for its fulfillment method."""
-    price_list = check_channel(session, cart.channel)
-    currency = pricing.get_price_list(session, price_list).currency
+    price_list, policy = channel_terms(session, cart.channel)
     choice = CartFulfillmentIn.model_validate(cart.fulfillment) if cart.fulfillment else None
     out, subtotal = [], 0
-    held = lines(session, cart.id)
-    prices = pricing.prices_on_list(session, price_list_code=price_list, skus=[line.sku for line in held])
+    held = session.execute(select(_CART_LINES.c.sku, _CART_LINES.c.quantity, _CART_LINES.c.added_on)
+                           .where(_CART_LINES.c.cart_id == cart.id)
+                           .order_by(_CART_LINES.c.added_at, _CART_LINES.c.sku)).all()
+    currency, amounts = pricing.currency_and_prices(session, price_list_code=price_list,
+                                                    skus=[line.sku for line in held])
     for line in held:
-        price = prices.get(line.sku)
-        available = line_availability(session, sku=line.sku, channel=cart.channel, choice=choice, clock=clock)
+        amount = amounts.get(line.sku)
+        price = Money(amount=amount, currency=currency) if amount is not None else None
+        available = line_availability(session, sku=line.sku, channel=cart.channel, choice=choice, clock=clock,
+                                      policy=policy)
         total = Money(amount=price.amount * line.quantity, currency=price.currency) if price else None
         subtotal += total.amount if total else 0
         out.append(CartLineOut(sku=line.sku, quantity=line.quantity, unit_price=price, line_total=total,
@@ -200,10 +247,10 @@ def view(session: Session, cart: Cart, *, clock: Clock) -> CartOut:
 
 
 def line_availability(session: Session, *, sku: str, channel: str, choice: CartFulfillmentIn | None,
-                      clock: Clock) -> int:
+                      clock: Clock, policy: ChannelPolicy | None = None) -> int:
     """Units the channel can promise: everywhere it sells from, or at the chosen store for pickup and curbside."""
     try:
-        availability = inventory.channel_availability(session, sku=sku, channel=channel, clock=clock)
+        availability = inventory.channel_availability(session, sku=sku, channel=channel, clock=clock, policy=policy)
     except SkuNotFound:
         return 0
     if choice is None or choice.method == "ship":

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,8 @@ from omniloom.platform.idempotency import Outcome
 from omniloom.platform.ids import new_id
 from omniloom.platform.settings import Settings
 from omniloom.pricing import service as pricing
+
+_ATTEMPTS = cast(Table, CheckoutAttempt.__table__)
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,15 @@ def checkout(context: Context, *, cart_id: str, data: schemas.CheckoutIn, key: s
 
 
 def _cart_draft(session: Session, cart_id: str, data: schemas.CheckoutIn) -> Draft:
-    cart = carts.active(session, cart_id)
-    lines = carts.lines(session, cart.id)
-    if not lines:
-        raise CartEmpty(f"cart '{cart.id}' has no lines")
-    priced, currency = service.price_lines(session, channel=data.channel,
-                                           lines=[(line.sku, line.quantity) for line in lines])
+    cart = carts.lock_for_checkout(session, cart_id)
+    if not cart.lines:
+        raise CartEmpty(f"cart '{cart.cart_id}' has no lines")
+    priced = service.price_on_channel(session, channel=data.channel, lines=cart.lines)
     customer_id = cart.customer_id
     if data.customer and data.customer.id:
         customer_id = carts.surviving_customer(session, data.customer.id, field="customer.id")
-    return Draft(channel=data.channel, currency=currency, lines=priced, choice=data.fulfillment,
-                 contact=_contact(data.customer), customer_id=customer_id, cart_id=cart.id)
+    return Draft(channel=data.channel, currency=priced.currency, lines=priced.lines, choice=data.fulfillment,
+                 contact=_contact(data.customer), customer_id=customer_id, cart_id=cart.cart_id, policy=priced.policy)
 
 
 def sell(context: Context, *, data: schemas.OrderIn, key: str | None, scope: str) -> Outcome:
@@ -104,12 +104,12 @@ def sell(context: Context, *, data: schemas.OrderIn, key: str | None, scope: str
                 raise InvalidInput.field(f"lines[{index}].sku", "a direct order names SKUs (listing ids: imports)")
             if line.unit_price is not None:
                 raise InvalidInput.field(f"lines[{index}].unit_price", "prices come from the channel's price list")
-        priced, currency = service.price_lines(session, channel=data.channel,
-                                               lines=[(line.sku or "", line.quantity) for line in data.lines])
+        priced = service.price_on_channel(session, channel=data.channel,
+                                          lines=[(line.sku or "", line.quantity) for line in data.lines])
         customer_id = carts.surviving_customer(session, data.customer.id, field="customer.id") \
             if data.customer.id else None
-        return Draft(channel=data.channel, currency=currency, lines=priced, choice=data.fulfillment,
-                     contact=_contact(data.customer), customer_id=customer_id)
+        return Draft(channel=data.channel, currency=priced.currency, lines=priced.lines, choice=data.fulfillment,
+                     contact=_contact(data.customer), customer_id=customer_id, policy=priced.policy)
 
     return _claimed(context, scope=scope, key=key, body=data.model_dump(mode="json"),
                     run=lambda: _paid(context, draft_of=draft_of, payment=payment, key=key, scope=scope))
@@ -123,9 +123,10 @@ def _paid(context: Context, *, draft_of: Callable[[Session], Draft], payment: sc
         plan, reservation_id = service.route_and_hold(session, draft=draft, actor=context.actor, reference=attempt_id,
                                                       hold_seconds=context.settings.checkout_hold_seconds,
                                                       settings=context.settings, clock=context.clock)
-        session.add(CheckoutAttempt(id=attempt_id, reservation_id=reservation_id, provider=payment.provider,
-                                    amount=draft.subtotal, currency=draft.currency, status="charging",
-                                    order_id=None, created_at=context.clock.now(), settled_at=None))
+        session.execute(insert(_ATTEMPTS), {
+            "id": attempt_id, "reservation_id": reservation_id, "provider": payment.provider,
+            "amount": draft.subtotal, "currency": draft.currency, "status": "charging", "order_id": None,
+            "created_at": context.clock.now(), "settled_at": None})
     try:
         with context.db.write() as session:
             result = provider_for(payment.provider, session, clock=context.clock).charge(
@@ -138,29 +139,39 @@ def _paid(context: Context, *, draft_of: Callable[[Session], Draft], payment: sc
         raise PaymentDeclined(f"the payment was declined: {result.message}; nothing was ordered")
     try:
         with context.db.write() as session:
-            attempt = _locked_attempt(session, attempt_id)
+            order_id = new_id("ord")
+            _complete_attempt(session, attempt_id, order_id=order_id, clock=context.clock)
             paid = Payment(id=new_id("pay"), order_id="", provider=payment.provider, provider_reference=attempt_id,
                            status="captured", amount=draft.subtotal, captured=draft.subtotal, refunded=0,
                            currency=draft.currency, created_at=context.clock.now())
-            order = service.place(session, draft=draft, plan=plan, reservation_id=reservation_id, payment=paid,
-                                  settings=context.settings, clock=context.clock)
-            attempt.status, attempt.order_id, attempt.settled_at = "completed", order.id, context.clock.now()
-            outcome = Outcome(201, service.order_out(session, order).model_dump(mode="json"))
+            placed = service.place_order(session, draft=draft, plan=plan, reservation_id=reservation_id,
+                                         payment=paid, settings=context.settings, clock=context.clock,
+                                         order_id=order_id)
+            outcome = Outcome(201, placed.answer.model_dump(mode="json"))
             idempotency.complete(session, scope=scope, key=key, outcome=outcome)
     except (ReservationNotActive, CheckoutExpired):
         with context.db.write() as session:
-            _abandon(session, _locked_attempt(session, attempt_id, any_status=True), clock=context.clock)
+            _abandon(session, _locked_attempt(session, attempt_id), clock=context.clock)
         raise CheckoutExpired("the stock hold lapsed while the payment was being made; the payment is refunded "
                               "and nothing was ordered") from None
     return outcome
 
 
-def _locked_attempt(session: Session, attempt_id: str, *, any_status: bool = False) -> CheckoutAttempt:
-    """The attempt, locked; raises CheckoutExpired when the clean-up already settled it."""
+def _complete_attempt(session: Session, attempt_id: str, *, order_id: str, clock: Clock) -> None:
+    """Mark the attempt completed by ``order_id``, locking it; raises CheckoutExpired when the clean-up already
+    settled it."""
+    completed = session.execute(
+        update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id, _ATTEMPTS.c.status == "charging")
+        .values(status="completed", order_id=order_id, settled_at=clock.now()).returning(_ATTEMPTS.c.id)).first()
+    if completed is None:
+        status = session.scalar(select(_ATTEMPTS.c.status).where(_ATTEMPTS.c.id == attempt_id))
+        raise CheckoutExpired(f"checkout '{attempt_id}' was {status}")
+
+
+def _locked_attempt(session: Session, attempt_id: str) -> CheckoutAttempt:
+    """The attempt, locked."""
     attempt = session.get(CheckoutAttempt, attempt_id, with_for_update=True)
     assert attempt is not None
-    if attempt.status != "charging" and not any_status:
-        raise CheckoutExpired(f"checkout '{attempt_id}' was {attempt.status}")
     return attempt
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import CursorResult, insert, select, update
+from sqlalchemy import CursorResult, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from omniloom.orders.errors import PaymentProviderFailed, RefundTooLarge
@@ -20,6 +21,7 @@ from omniloom.platform.clock import Clock
 from omniloom.platform.errors import InvalidInput
 
 ChargeStatus = Literal["approved", "declined"]
+_CHARGES = cast(Table, TestProviderCharge.__table__)
 
 
 @dataclass(frozen=True)
@@ -61,15 +63,16 @@ class TestProvider:
             raise PaymentProviderFailed("the payment provider did not answer; nothing was charged")
         if token not in ("tok_ok", "tok_declined"):
             raise InvalidInput.field("payment.token", "the test provider knows tok_ok, tok_declined and tok_error")
-        existing = self.session.get(TestProviderCharge, reference)
-        if existing is None:
-            status = "approved" if token == "tok_ok" else "declined"
-            self.session.execute(insert(TestProviderCharge), {
-                "reference": reference, "amount": amount, "currency": currency,
-                "captured": amount if status == "approved" else 0, "refunded": 0, "status": status,
-                "created_at": self.clock.now()})
-        else:
-            status = "approved" if existing.status == "approved" else "declined"
+        status = "approved" if token == "tok_ok" else "declined"
+        dialect = postgresql if self.session.get_bind().dialect.name == "postgresql" else sqlite
+        made = self.session.execute(dialect.insert(_CHARGES).on_conflict_do_nothing().returning(_CHARGES.c.status), {
+            "reference": reference, "amount": amount, "currency": currency,
+            "captured": amount if status == "approved" else 0, "refunded": 0, "status": status,
+            "created_at": self.clock.now()}).first()
+        if made is None:  # charged before under this reference: its first answer stands
+            earlier = self.session.scalar(select(TestProviderCharge.status)
+                                          .where(TestProviderCharge.reference == reference))
+            status = "approved" if earlier == "approved" else "declined"
         message = "approved" if status == "approved" else "the card was declined"
         return ChargeResult(status, reference, message)  # type: ignore[arg-type]
 

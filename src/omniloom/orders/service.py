@@ -18,9 +18,10 @@ from omniloom.fulfillment import lifecycle, routing
 from omniloom.fulfillment import service as fulfillment
 from omniloom.fulfillment.errors import NoRoute
 from omniloom.inventory import service as inventory
+from omniloom.inventory.availability import ChannelPolicy
 from omniloom.inventory.errors import InsufficientStock
 from omniloom.orders import schemas
-from omniloom.orders.carts import check_channel, surviving_customer
+from omniloom.orders.carts import channel_terms, check_channel, surviving_customer
 from omniloom.orders.errors import NotSoldOnChannel, OrderNotFound, OrderStateConflict
 from omniloom.orders.events import EventLine, OrderCancelled, OrderCreated, OrderFulfilled, OrderHeld, OrderReleased
 from omniloom.orders.models import Cart, Order, OrderLine, Payment
@@ -58,6 +59,7 @@ class Draft:
     external_id: str | None = None
     cart_id: str | None = None
     problems: list[str] = field(default_factory=list)
+    policy: ChannelPolicy | None = None  # the channel's inventory policy, when it was read with the prices
 
     @property
     def subtotal(self) -> int:
@@ -86,22 +88,38 @@ def fulfillment_settings(settings: Settings) -> fulfillment.Settings:
 # ---------------------------------------------------------------------------------------------- drafting
 
 
+@dataclass(frozen=True)
+class Priced:
+    """Lines priced on a channel, their currency, and the channel's inventory policy (read with the prices)."""
+
+    lines: list[DraftLine]
+    currency: str
+    policy: ChannelPolicy
+
+
+def price_on_channel(session: Session, *, channel: str, lines: Sequence[tuple[str, int]], field: str = "lines"
+                     ) -> Priced:
+    """Lines priced from the channel's price list; a 409 naming every SKU it does not sell."""
+    price_list, policy = channel_terms(session, channel)
+    currency, prices = pricing.currency_and_prices(session, price_list_code=price_list,
+                                                   skus=[sku for sku, _ in lines])
+    priced, missing = [], []
+    for index, (sku, quantity) in enumerate(lines):
+        amount = prices.get(sku)
+        if amount is None:
+            missing.append(FieldError(f"{field}[{index}].sku", f"'{sku}' has no price on channel '{channel}'"))
+        else:
+            priced.append(DraftLine(sku, None, quantity, amount))
+    if missing:
+        raise NotSoldOnChannel("; ".join(f"{e.field}: {e.message}" for e in missing), errors=missing)
+    return Priced(priced, currency, policy)
+
+
 def price_lines(session: Session, *, channel: str, lines: Sequence[tuple[str, int]], field: str = "lines"
                 ) -> tuple[list[DraftLine], str]:
     """Lines priced from the channel's price list; a 409 naming every SKU it does not sell."""
-    price_list = check_channel(session, channel)
-    currency = pricing.get_price_list(session, price_list).currency
-    priced, missing = [], []
-    prices = pricing.prices_on_list(session, price_list_code=price_list, skus=[sku for sku, _ in lines])
-    for index, (sku, quantity) in enumerate(lines):
-        price = prices.get(sku)
-        if price is None:
-            missing.append(FieldError(f"{field}[{index}].sku", f"'{sku}' has no price on channel '{channel}'"))
-        else:
-            priced.append(DraftLine(sku, None, quantity, price.amount))
-    if missing:
-        raise NotSoldOnChannel("; ".join(f"{e.field}: {e.message}" for e in missing), errors=missing)
-    return priced, currency
+    priced = price_on_channel(session, channel=channel, lines=lines, field=field)
+    return priced.lines, priced.currency
 
 
 def match_import_lines(session: Session, *, channel: str, lines: Sequence[schemas.OrderLineIn]
@@ -135,57 +153,107 @@ def route_and_hold(session: Session, *, draft: Draft, actor: str, reference: str
                    settings: Settings, clock: Clock) -> tuple[routing.Plan, str]:
     """Plan the fulfillment and reserve the planned units (InsufficientStock/NoRoute when short)."""
     plan = fulfillment.plan(session, channel=draft.channel, lines=draft.routing_lines(), request=draft.request(),
-                            capacity=settings.store_daily_capacity, clock=clock)
+                            capacity=settings.store_daily_capacity, clock=clock, policy=draft.policy)
     reservation_id = fulfillment.hold(session, channel=draft.channel, result=plan, actor=actor, reference=reference,
-                                      hold_seconds=hold_seconds, clock=clock)
+                                      hold_seconds=hold_seconds, clock=clock, policy=draft.policy)
     return plan, reservation_id
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A placed order and its answer, made from what was written (nothing is read back)."""
+
+    order: Order
+    answer: schemas.OrderOut
 
 
 def place(session: Session, *, draft: Draft, plan: routing.Plan, reservation_id: str, payment: Payment | None,
           settings: Settings, clock: Clock, order_id: str | None = None) -> Order:
     """Record the order: its reserved units become allocations, its fulfillments are created, the customer's
     timeline gets ``order_completed`` and ``order.created`` is recorded — all in the caller's transaction."""
+    return place_order(session, draft=draft, plan=plan, reservation_id=reservation_id, payment=payment,
+                       settings=settings, clock=clock, order_id=order_id).order
+
+
+def place_order(session: Session, *, draft: Draft, plan: routing.Plan, reservation_id: str, payment: Payment | None,
+                settings: Settings, clock: Clock, order_id: str | None = None) -> Placed:
+    """``place``, also giving the order as the API shows it."""
     inventory.convert_reservation(session, reservation_id=reservation_id, clock=clock)
-    order = _insert(session, draft=draft, status="placed", clock=clock, order_id=order_id)
+    order = _new_order(draft=draft, status="placed", clock=clock, order_id=order_id)
+    made = fulfillment.create(session, order_id=order.id, channel=draft.channel, request=draft.request(),
+                              result=plan, destination=_destination(draft), settings=fulfillment_settings(settings),
+                              clock=clock)
+    if draft.cart_id is not None:
+        session.execute(update(Cart).where(Cart.id == draft.cart_id).values(status="ordered", updated_at=clock.now()))
+    # Identity resolution serialises its writers until the commit: it comes last, so that lock is held briefly.
+    order.customer_id = link_customer(session, order=order, draft=draft, settings=settings, clock=clock)
+    session.add(order)
+    session.add_all(_order_lines(order.id, draft.lines))
     if payment is not None:
         payment.order_id = order.id
         session.add(payment)
-    fulfillment.create(session, order_id=order.id, channel=draft.channel, request=draft.request(), result=plan,
-                       destination=draft.choice.address.model_dump(exclude_none=True) if draft.choice.address else {},
-                       settings=fulfillment_settings(settings), clock=clock)
-    order.customer_id = link_customer(session, order=order, draft=draft, settings=settings, clock=clock)
-    if draft.cart_id is not None:
-        session.execute(update(Cart).where(Cart.id == draft.cart_id).values(status="ordered", updated_at=clock.now()))
     session.flush()
     record(session, OrderCreated(**_order_facts(order), lines=_event_lines(draft.lines)), clock=clock)
-    return order
+    return Placed(order, _placed_out(order, draft=draft, fulfillments=made, payment=payment))
 
 
 def hold_order(session: Session, *, draft: Draft, reason: str, clock: Clock) -> Order:
     """Keep an order that cannot be placed as it came, with the reason; nothing of it is lost."""
-    order = _insert(session, draft=draft, status="on_hold", clock=clock)
+    order = _new_order(draft=draft, status="on_hold", clock=clock)
     order.hold_reason = reason[:500]
+    session.add(order)
     session.flush()
     record(session, OrderHeld(**_order_facts(order), hold_reason=order.hold_reason), clock=clock)
     return order
 
 
-def _insert(session: Session, *, draft: Draft, status: str, clock: Clock, order_id: str | None = None) -> Order:
+def _new_order(*, draft: Draft, status: str, clock: Clock, order_id: str | None = None) -> Order:
     now = clock.now()
-    order = Order(id=order_id or new_id("ord"), channel=draft.channel, external_id=draft.external_id,
-                  cart_id=draft.cart_id, customer_id=draft.customer_id, contact=draft.contact, status=status,
-                  hold_reason=None, currency=draft.currency, subtotal=draft.subtotal, shipping=0,
-                  total=draft.subtotal, fulfillment_request=draft.choice.model_dump(mode="json", exclude_none=True),
-                  raw_lines=[{"sku": line.sku, "listing_id": line.listing_id, "quantity": line.quantity,
-                              "unit_price": line.unit_price} for line in draft.lines],
-                  created_at=now, updated_at=now, cancelled_at=None)
-    session.add(order)
-    session.flush()
-    if status == "placed":
-        session.add_all(OrderLine(order_id=order.id, sku=line.sku, listing_id=line.listing_id,
-                                  quantity=line.quantity, unit_price=line.unit_price or 0) for line in draft.lines)
-        session.flush()
-    return order
+    return Order(id=order_id or new_id("ord"), channel=draft.channel, external_id=draft.external_id,
+                 cart_id=draft.cart_id, customer_id=draft.customer_id, contact=draft.contact, status=status,
+                 hold_reason=None, currency=draft.currency, subtotal=draft.subtotal, shipping=0,
+                 total=draft.subtotal, fulfillment_request=draft.choice.model_dump(mode="json", exclude_none=True),
+                 raw_lines=[{"sku": line.sku, "listing_id": line.listing_id, "quantity": line.quantity,
+                             "unit_price": line.unit_price} for line in draft.lines],
+                 created_at=now, updated_at=now, cancelled_at=None)
+
+
+def _order_lines(order_id: str, lines: Sequence[DraftLine]) -> list[OrderLine]:
+    return [OrderLine(order_id=order_id, sku=line.sku, listing_id=line.listing_id, quantity=line.quantity,
+                      unit_price=line.unit_price or 0) for line in lines]
+
+
+def _destination(draft: Draft) -> dict[str, Any]:
+    return draft.choice.address.model_dump(exclude_none=True) if draft.choice.address else {}
+
+
+def _placed_out(order: Order, *, draft: Draft, fulfillments: Sequence[fulfillment.Created],
+                payment: Payment | None) -> schemas.OrderOut:
+    """What ``order_out`` reads back for an order just placed, from what was written."""
+    def money(amount: int) -> Money:
+        return Money(amount=amount, currency=order.currency)
+
+    lines = [schemas.OrderLineOut(sku=line.sku, listing_id=line.listing_id, quantity=line.quantity,
+                                  unit_price=money(line.unit_price or 0), returned=0, cancelled=0)
+             for line in draft.lines]
+    payments = [schemas.PaymentOut(provider=payment.provider, status=payment.status, amount=money(payment.amount),
+                                   captured=money(payment.captured), refunded=money(payment.refunded))
+                ] if payment is not None else []
+    return schemas.OrderOut(
+        id=order.id, channel=order.channel, external_id=order.external_id, customer_id=order.customer_id,
+        status="placed", hold_reason=None, lines=lines, subtotal=money(order.subtotal), total=money(order.total),
+        fulfillments=[_created_out(row) for row in sorted(fulfillments, key=lambda row: (row.created_at, row.id))],
+        payments=payments, created_at=order.created_at, cancelled_at=None)
+
+
+def _created_out(row: fulfillment.Created) -> schemas.FulfillmentOut:
+    return schemas.FulfillmentOut(
+        id=row.id, order_id=row.order_id, method=row.method, location=row.location,
+        source_location=row.source_location, status=row.status,
+        lines=[schemas.FulfillmentLineOut(sku=sku, quantity=quantity) for sku, quantity in row.lines],
+        routing_reason=row.routing_reason, carrier=None, tracking_number=None, parking_spot=None,
+        checked_in_at=None, promised_ready_at=row.promised_ready_at, ready_at=None, pickup_expires_at=None,
+        allowed_transitions=sorted(lifecycle.allowed(row.method, row.status)))
 
 
 def _event_lines(lines: Sequence[DraftLine]) -> list[EventLine]:
@@ -233,6 +301,26 @@ def get_order(session: Session, order_id: str, *, for_update: bool = False) -> O
 
 def find_imported(session: Session, *, channel: str, external_id: str) -> Order | None:
     return session.scalars(select(Order).where(Order.channel == channel, Order.external_id == external_id)).first()
+
+
+@dataclass(frozen=True)
+class OrderContact:
+    """Whom to tell about an order: the surviving customer profile, an email address and a name, where known."""
+
+    order_id: str
+    channel: str
+    customer_id: str | None
+    email: str | None
+    name: str | None
+
+
+def order_contact(session: Session, order_id: str) -> OrderContact:
+    """The order's customer and the address to write to: the one given with the order, else the profile's."""
+    order = get_order(session, order_id)
+    customer_id = customers.resolve_profile(session, order.customer_id).id if order.customer_id else None
+    email = order.contact.get("email") or (customers.contact_email(session, customer_id) if customer_id else None)
+    return OrderContact(order_id=order.id, channel=order.channel, customer_id=customer_id, email=email,
+                        name=order.contact.get("name"))
 
 
 def order_lines(session: Session, order_id: str) -> list[OrderLine]:
@@ -352,11 +440,9 @@ def release_held(session: Session, *, order: Order, draft: Draft, plan: routing.
     order.currency, order.subtotal, order.total = draft.currency, draft.subtotal, draft.subtotal
     order.raw_lines = [{"sku": line.sku, "listing_id": line.listing_id, "quantity": line.quantity,
                         "unit_price": line.unit_price} for line in draft.lines]
-    session.add_all(OrderLine(order_id=order.id, sku=line.sku, listing_id=line.listing_id, quantity=line.quantity,
-                              unit_price=line.unit_price or 0) for line in draft.lines)
+    session.add_all(_order_lines(order.id, draft.lines))
     fulfillment.create(session, order_id=order.id, channel=order.channel, request=draft.request(), result=plan,
-                       destination=draft.choice.address.model_dump(exclude_none=True) if draft.choice.address else {},
-                       settings=fulfillment_settings(settings), clock=clock)
+                       destination=_destination(draft), settings=fulfillment_settings(settings), clock=clock)
     order.customer_id = link_customer(session, order=order, draft=draft, settings=settings, clock=clock)
     session.flush()
     record(session, OrderReleased(**_order_facts(order)), clock=clock)
@@ -373,7 +459,7 @@ def draft_of_order(session: Session, order: Order) -> Draft:
 
 
 def reroute(session: Session, *, order: Order, rejected: fulfillment.Fulfillment, actor: str, settings: Settings,
-            clock: Clock) -> list[fulfillment.Fulfillment]:
+            clock: Clock) -> list[fulfillment.Created]:
     """Fulfil what a location rejected from elsewhere; none when no other location can (the order is noted)."""
     lines = [routing.Line(line.sku, line.quantity) for line in fulfillment.lines_of(session, rejected.id)]
     refused = sorted({code for row in fulfillment.for_order(session, order.id) for code in row.rejected_locations})
