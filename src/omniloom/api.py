@@ -10,6 +10,7 @@ from omniloom import __version__
 from omniloom.catalog.api import router as catalog_router
 from omniloom.channels.api import router as channels_router
 from omniloom.customers.api import router as customers_router
+from omniloom.engagement.api import router as engagement_router
 from omniloom.fulfillment.api import router as fulfillment_router
 from omniloom.inventory.api import router as inventory_router
 from omniloom.orders.api import router as orders_router
@@ -25,6 +26,8 @@ from omniloom.platform.http import (
 from omniloom.platform.schema import ensure_migrated
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.pricing.api import router as pricing_router
+from omniloom.syndication.api import router as syndication_router
+from omniloom.syndication.connectors.api import router as connectors_router
 from omniloom.webhooks.api import router as webhooks_router
 
 API_PREFIX = "/api/v1"
@@ -49,7 +52,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
     install_error_handlers(app)
     for router in (inventory_router, pricing_router, channels_router, catalog_router, customers_router,
-                   orders_router, fulfillment_router, webhooks_router):
+                   orders_router, fulfillment_router, webhooks_router, engagement_router, syndication_router,
+                   connectors_router):
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
     generate_openapi = app.openapi

@@ -1,4 +1,4 @@
-"""The ``omniloom`` command: init, serve, worker, keys, customers, demo."""
+"""The ``omniloom`` command: init, serve, worker, keys, customers, demo, feeds, connectors, simulate."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ from omniloom.platform.db import Database, make_engine
 from omniloom.platform.errors import OmniloomError
 from omniloom.platform.schema import ensure_migrated, upgrade
 from omniloom.platform.settings import Settings, get_settings
+from omniloom.syndication import exports
+from omniloom.syndication.connectors.sync import sync_channel
+from omniloom.syndication.formats import FormatName
+from omniloom.syndication.simulator import Marketplace, parse_rate
+from omniloom.syndication.validation import Target
 from omniloom.worker import Worker
 
 app = typer.Typer(help="Omniloom: one omnichannel commerce engine behind every channel.",
@@ -32,6 +37,12 @@ keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help
 app.add_typer(keys_app, name="keys")
 customers_app = typer.Typer(help="Import customer history.", no_args_is_help=True)
 app.add_typer(customers_app, name="customers")
+connectors_app = typer.Typer(help="Sync channels through their connectors.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+feeds_app = typer.Typer(help="Export and check channel feeds.", no_args_is_help=True)
+app.add_typer(feeds_app, name="feeds")
+simulate_app = typer.Typer(help="Run a simulated marketplace to connect a channel to.", no_args_is_help=True)
+app.add_typer(simulate_app, name="simulate")
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -170,6 +181,86 @@ def demo(seed: Annotated[int, typer.Option(help="Random seed: the same seed load
     upgrade(engine)
     summary = load_demo(Database(engine), seed=seed)
     typer.echo(summary)
+
+
+@feeds_app.command("export")
+def feeds_export(
+    channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel's code.")],
+    file_format: Annotated[FormatName, typer.Option(
+        "--format", help="google_tsv, google_xml, local_inventory, meta_csv, marketplace_csv or json.")
+    ] = "google_tsv",
+    out: Annotated[Path | None, typer.Option(help="Write here (atomically) instead of standard output.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only what changed after this cursor (of an earlier export).")
+                     ] = None,
+) -> None:
+    """Write a channel's feed from the catalog (streamed, constant memory); prints the cursor for the next delta."""
+    settings = get_settings()
+    database = _migrated_database(settings)
+    export = exports.FeedExport(database, channel, file_format, clock=SystemClock(), since=since,
+                                preparation_minutes=settings.pickup_preparation_minutes)
+    with Progress(console=err, disable=out is None) as progress:
+        task = progress.add_task(f"{channel} {file_format}", total=export.total)
+        count = export.write(out, advance=lambda items: progress.advance(task, items))
+    err.print(f"wrote {count.written} items{f' and {count.deleted} deletions' if count.deleted else ''}"
+              f"{f' to {out}' if out else ''}; left out {count.left_out} with errors (omniloom feeds validate "
+              f"{channel}); next cursor {export.cursor}", markup=False, highlight=False)
+
+
+@feeds_app.command("validate")
+def feeds_validate(
+    channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel's code.")],
+    target: Annotated[Target | None, typer.Option(help="Whose rules (default: those of the channel's type).")]
+    = None,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many problems.")] = 200,
+) -> None:
+    """Check every item of a channel against its rules; exits 1 when an item has an error (left out of the feed)."""
+    database = _migrated_database(get_settings())
+    report = exports.validate(database, channel, target=target)
+    table = Table("sku", "severity", "attribute", "problem", title=f"{channel}: {report.target} rules")
+    for problem in report.problems[:limit]:
+        table.add_row(problem.sku, problem.severity, problem.attribute, problem.message)
+    Console().print(table)
+    typer.echo(f"{report.items} items: {report.errors} errors, {report.warnings} warnings"
+               f"{f' (showing {limit})' if len(report.problems) > limit else ''}")
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@connectors_app.command("sync")
+def connectors_sync(channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel's code.")]) -> None:
+    """Sync a channel now: push its feed changes, import its orders, push tracking and cancellations."""
+    settings = get_settings()
+    report = sync_channel(_migrated_database(settings), channel, SystemClock(), settings=settings)
+    typer.echo(f"pushed {report.listings_pushed} listings, {report.stock_updates_pushed} stock and price updates, "
+               f"{report.removals_pushed} removals")
+    typer.echo(f"pulled {report.orders_pulled} orders: {report.orders_imported} imported, {report.orders_held} on "
+               f"hold, {report.orders_already_imported} already imported; acknowledged {report.orders_acknowledged}")
+    typer.echo(f"pushed {report.tracking_pushed} shipments and {report.cancellations_pushed} cancellations")
+    typer.echo(f"dead-lettered {report.dead_lettered} (GET /api/v1/channels/{channel}/connector/dead-letters)")
+    if report.failures:
+        err.print(f"error: {'; '.join(report.failures)}; nothing was lost, the next sync tries again",
+                  markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+@simulate_app.command("marketplace")
+def simulate_marketplace(
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8400,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    token: Annotated[str | None, typer.Option(help="Require 'Authorization: Bearer TOKEN' on its API.")] = None,
+    currency: Annotated[str, typer.Option(help="The currency it sells in.")] = "EUR",
+    handling_hours: Annotated[float, typer.Option(help="Hours after an order by which tracking is due.")] = 48.0,
+    rate_limit: Annotated[str | None, typer.Option(help="Calls allowed, e.g. 10/s or 300/min (429 beyond).")] = None,
+) -> None:
+    """Run a marketplace that takes listings, sells them (POST /_simulate/orders) and expects tracking."""
+    try:
+        limit = parse_rate(rate_limit) if rate_limit else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--rate-limit") from None
+    market = Marketplace(token=token, currency=currency, handling_hours=handling_hours,
+                         rate_limit=limit[0] if limit else None, rate_window_seconds=limit[1] if limit else 1.0)
+    typer.echo(f"marketplace on http://{host}:{port} (control panel under /_simulate); Ctrl+C stops it")
+    uvicorn.run(market.app(), host=host, port=port, log_level="warning", access_log=False)
 
 
 def main() -> None:

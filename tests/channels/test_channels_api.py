@@ -59,8 +59,9 @@ def test_create_channel_with_policy_and_feed_settings(admin: TestClient, databas
     channel = admin.post("/channels", json=body).json()
 
     assert (channel["safety_stock"], channel["max_exposed"], channel["allow_backorder"]) == (2, 10, True)
-    assert channel["feed_settings"] == {**FEED, "image_base": None,
-                                        "exclusions": {"skus": [], "brands": ["NoFeed"], "categories": []}}
+    assert channel["feed_settings"] == {**FEED, "image_base": None, "low_stock_threshold": 5,
+                                        "exclusions": {"skus": [], "brands": ["NoFeed"], "categories": [],
+                                                       "out_of_stock": False, "below_amount": None}}
     with database.write() as session:
         events = recorded_events(session, types=["channel.created"])
     assert [(event.subject, event.payload) for event in events] == [("channel:google", {
@@ -100,6 +101,11 @@ def test_create_channel_with_policy_and_feed_settings(admin: TestClient, databas
                   "listing_id, mpn, product_id, sku, title, variant_id, options[NAME], attributes[NAME]"}]),
     ({"feed_settings": {"title_template": "{title}"}},
      [{"field": "feed_settings.link_template", "message": "Field required"}]),
+    ({"feed_settings": {"link_template": "https://s.example.com/{sku}", "low_stock_threshold": 0}},
+     [{"field": "feed_settings.low_stock_threshold", "message": "Input should be greater than or equal to 1"}]),
+    ({"feed_settings": {"link_template": "https://s.example.com/{sku}", "exclusions": {"below_amount": -5}}},
+     [{"field": "feed_settings.exclusions.below_amount",
+       "message": "Input should be greater than or equal to 0"}]),
 ])
 def test_invalid_channels_are_refused_naming_the_field(
     admin: TestClient, database: Database, overrides: dict[str, Any], errors: list[dict[str, str]]
@@ -187,7 +193,8 @@ def test_patch_changes_policy_and_records_channel_updated(
         3, None, "USD", "AMAZON-USD")
     assert channel["updated_at"] == "2026-11-30T10:05:00Z"
     feed = {"link_template": "https://shop.example.com/{sku}", "image_base": None, "title_template": None,
-            "attribute_map": {}, "category_map": {}, "exclusions": {"skus": [], "brands": [], "categories": []}}
+            "attribute_map": {}, "category_map": {}, "low_stock_threshold": 5,
+            "exclusions": {"skus": [], "brands": [], "categories": [], "out_of_stock": False, "below_amount": None}}
     assert channel["feed_settings"] == feed
     admin.patch("/channels/amazon", json={"safety_stock": 3})
     with database.write() as session:

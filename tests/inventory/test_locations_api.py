@@ -26,7 +26,7 @@ def test_create_location_answers_with_every_field(admin: TestClient, database: D
                     "postal_code": "1012 NX", "country": "NL"},
         "latitude": 52.3731, "longitude": 4.8922, "timezone": "Europe/Amsterdam",
         "opening_hours": {"mon": [["09:00", "12:30"], ["13:30", "18:00"]], "sat": [["10:00", "17:00"]]},
-        "capabilities": ["ship", "pickup", "curbside", "returns", "pos"], "priority": 5, "active": True,
+        "capabilities": ["ship", "pickup", "curbside", "returns", "pos"], "email": None, "priority": 5, "active": True,
         "created_at": "2026-11-30T10:00:00Z", "updated_at": "2026-11-30T10:00:00Z",
     }
     assert event_payloads(database, "location.created") == [{

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from omniloom.catalog import service
 from omniloom.catalog.models import Product
 from omniloom.catalog.schemas import (
+    ChannelWarning,
     ListedPrice,
     ListingOut,
     ListingUpdate,
@@ -36,6 +37,8 @@ from omniloom.platform.http import (
 )
 from omniloom.platform.pagination import Page
 from omniloom.pricing import service as pricing
+from omniloom.syndication import service as syndication
+from omniloom.syndication.validation import Validator, target_for
 
 router = APIRouter(tags=["catalog"])
 
@@ -45,11 +48,12 @@ ReaderDep = Annotated[Principal, roles("admin", "channel", "store", action="read
 
 @router.post("/products", status_code=status.HTTP_201_CREATED, response_model=ProductOut)
 def create_product(body: ProductCreate, _: AdminDep, db: DatabaseDep, clock: ClockDep) -> ProductOut:
-    """Create a product with its variants; each variant's price goes to its currency's default price list."""
+    """Create a product with its variants; each variant's price goes to its currency's default price list. The
+    answer lists what the channels with a feed would object to (``channel_warnings``)."""
     with db.write() as session:
         product = service.create_product(session, body, clock=clock)
         pricing.set_default_prices(session, body.variants, clock=clock)
-        return _product_out(session, product)
+        return _saved_product_out(session, product)
 
 
 @router.get("/products", response_model=Page[ProductOut])
@@ -79,9 +83,10 @@ def get_product(product_id: str, _: ReaderDep, db: DatabaseDep) -> ProductOut:
 @router.patch("/products/{product_id}", response_model=ProductOut)
 def update_product(product_id: str, body: ProductUpdate, _: AdminDep, db: DatabaseDep,
                    clock: ClockDep) -> ProductOut:
-    """Change a product's fields; ``media`` and ``attributes`` replace the stored ones."""
+    """Change a product's fields; ``media`` and ``attributes`` replace the stored ones. The answer lists what the
+    channels with a feed would object to (``channel_warnings``)."""
     with db.write() as session:
-        return _product_out(session, service.update_product(session, product_id, body, clock=clock))
+        return _saved_product_out(session, service.update_product(session, product_id, body, clock=clock))
 
 
 @router.post("/products/{product_id}/variants", status_code=status.HTTP_201_CREATED, response_model=ProductOut)
@@ -138,3 +143,22 @@ def _listed_prices(session: Session, skus: Iterable[str]) -> dict[str, list[List
 
 def _product_out(session: Session, product: Product) -> ProductOut:
     return ProductOut.build(product, _listed_prices(session, (variant.sku for variant in product.variants)))
+
+
+def _saved_product_out(session: Session, product: Product) -> ProductOut:
+    saved = _product_out(session, product)
+    saved.channel_warnings = _channel_warnings(session, [variant.sku for variant in product.variants])
+    return saved
+
+
+def _channel_warnings(session: Session, skus: list[str]) -> list[ChannelWarning]:
+    """The problems of these SKUs' feed items on every active channel that has a feed."""
+    warnings: list[ChannelWarning] = []
+    for code in channels.codes_with_feeds(session):
+        channel = syndication.feed_channel(session, code)
+        validator = Validator(target_for(channel.type), currency=channel.currency)
+        for batch in syndication.item_batches(session, channel, skus=skus):
+            warnings.extend(ChannelWarning(channel=code, sku=problem.sku, severity=problem.severity,
+                                           attribute=problem.attribute, message=problem.message)
+                            for item in batch for problem in validator.check(item))
+    return warnings

@@ -152,6 +152,17 @@ class VariantOut(BaseModel):
         )
 
 
+class ChannelWarning(BaseModel):
+    """A channel's objection to a saved variant: with severity ``error`` the variant stays out of that channel's
+    feed until it is fixed; the save itself always succeeds."""
+
+    channel: str
+    sku: str
+    severity: Literal["error", "warning"]
+    attribute: str
+    message: str
+
+
 class ProductOut(BaseModel):
     id: str
     title: str
@@ -165,6 +176,9 @@ class ProductOut(BaseModel):
     variants: list[VariantOut]
     created_at: datetime
     updated_at: datetime
+    channel_warnings: list[ChannelWarning] = Field(
+        default_factory=list, description="In the answer to a save (POST /products, PATCH /products/{id}): what each "
+        "active channel with a feed would object to in the variants. Empty elsewhere.")
 
     @classmethod
     def build(cls, product: Product, prices: Mapping[str, Sequence[ListedPrice]]) -> ProductOut:

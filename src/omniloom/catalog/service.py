@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, Subquery, and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -166,6 +166,41 @@ def listings_for_sku(session: Session, sku: str) -> list[ChannelListing]:
     """Every channel's listing of a SKU, ordered by channel code."""
     return list(session.scalars(
         select(ChannelListing).where(ChannelListing.sku == sku).order_by(ChannelListing.channel_code)))
+
+
+def feed_variants(*, channel_code: str) -> Subquery:
+    """Every active variant with its product's facts and the channel's listing overrides (one row per variant,
+    columns named for what they are), for a feed query to join prices and stock to by ``sku``."""
+    listing = ChannelListing.__table__.alias("listing")
+    return (
+        select(Variant.sku, Variant.id.label("variant_id"), Variant.product_id, Variant.gtin, Variant.mpn,
+               Variant.options, Variant.weight_grams, Product.title, Product.description, Product.brand,
+               Product.category, Product.attributes, listing.c.listing_id,
+               listing.c.title.label("listing_title"), listing.c.description.label("listing_description"),
+               listing.c.category.label("listing_category"), listing.c.attributes.label("listing_attributes"),
+               func.coalesce(listing.c.excluded, False).label("listing_excluded"))
+        .join_from(Variant, Product, Product.id == Variant.product_id)
+        .outerjoin(listing, and_(listing.c.channel_code == channel_code, listing.c.sku == Variant.sku))
+        .where(Product.status == "active")
+        .subquery("feed_variants")
+    )
+
+
+def active_variant_count(session: Session) -> int:
+    """How many variants of active products there are (what a full feed reads)."""
+    return session.scalar(select(func.count()).select_from(Variant).join(Product, Product.id == Variant.product_id)
+                          .where(Product.status == "active")) or 0
+
+
+def media_of_products(session: Session, product_ids: Iterable[str]) -> dict[str, list[str]]:
+    """The media URLs of each product in display order (products without media are absent)."""
+    media: dict[str, list[str]] = {}
+    rows = session.execute(select(ProductMedia.product_id, ProductMedia.url)
+                           .where(ProductMedia.product_id.in_(set(product_ids)))
+                           .order_by(ProductMedia.product_id, ProductMedia.position))
+    for product_id, url in rows:
+        media.setdefault(product_id, []).append(url)
+    return media
 
 
 def _products() -> Select[Product]:

@@ -65,7 +65,13 @@ class FeedExclusions(BaseModel):
 
     skus: list[Label] = Field(default_factory=list)
     brands: list[Label] = Field(default_factory=list)
-    categories: list[Label] = Field(default_factory=list)
+    categories: list[Label] = Field(
+        default_factory=list, description="A category leaves out itself and everything under it "
+                                          "(`Apparel` also leaves out `Apparel > Tops`).")
+    out_of_stock: bool = Field(default=False, description="Leave out what the channel cannot sell now.")
+    below_amount: Annotated[int | None, Field(ge=0, le=10**15)] = Field(
+        default=None, description="Leave out items selling for less than this, in minor units of the channel's "
+                                  "currency (cheap items whose margin a marketplace's fees would eat).")
 
 
 class FeedSettings(BaseModel):
@@ -79,6 +85,9 @@ class FeedSettings(BaseModel):
     attribute_map: dict[Label, Label] = Field(default_factory=dict)
     category_map: dict[Label, Label] = Field(default_factory=dict)
     exclusions: FeedExclusions = Field(default_factory=FeedExclusions)
+    low_stock_threshold: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=5, description="Delta feeds send a stock change only when it crosses this level (or zero): "
+                               "quantities below it are sent exactly, larger ones only when they fall below it.")
 
 
 class ChannelCreate(BaseModel):

@@ -38,6 +38,13 @@ _INVENTORY_POLICY = (select(_CHANNELS.c.code, _CHANNELS.c.location_codes, _CHANN
                      .where(_CHANNELS.c.code == bindparam("code")))
 
 
+def codes_with_feeds(session: Session) -> list[str]:
+    """The codes of the active channels that have feed settings, in code order."""
+    rows = session.execute(select(Channel.code, Channel.feed_settings).where(Channel.active.is_(True))
+                           .order_by(Channel.code))
+    return [code for code, feed_settings in rows if feed_settings]
+
+
 def inventory_policy(session: Session, code: str) -> Row[str, list[str], int, int | None, bool]:
     """Only what inventory needs of a channel: code, location_codes, safety_stock, max_exposed, active."""
     policy = session.execute(_INVENTORY_POLICY, {"code": code}).first()

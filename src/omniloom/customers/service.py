@@ -6,12 +6,13 @@ import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers import loyalty
+from omniloom.customers.bulk import chunks, insert_rows, member, pair_member
 from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
 from omniloom.customers.identifiers import PRIORITY, Identifier
@@ -64,8 +65,7 @@ def record_events(session: Session, *, events: Sequence[PreparedEvent], guards: 
              "type": event.type, "channel": event.channel, "occurred_at": event.occurred_at, "received_at": now,
              "identifiers": event.raw_identifiers, "properties": event.properties}
             for event, (profile, origin) in zip(fresh, assigned, strict=True)]
-    if rows:
-        session.execute(insert(CustomerEvent), rows)
+    insert_rows(session, cast(Table, CustomerEvent.__table__), rows)
     _record_purchases(session, fresh, [(resolver.find(p), o) for p, o in assigned], now=now)
     _apply_traits(session, fresh, [resolver.find(p) for p, _ in assigned], now=now)
     by_index = {event.index: resolver.find(profile) for event, (profile, _) in zip(fresh, assigned, strict=True)}
@@ -80,9 +80,9 @@ def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
                         ) -> tuple[list[PreparedEvent], list[PreparedEvent]]:
     client_ids = [event.event_id for event in events if event.client_id]
     stored: set[str] = set()
-    for start in range(0, len(client_ids), 500):
+    for chunk in chunks(session, client_ids):
         stored.update(session.scalars(select(CustomerEvent.event_id)
-                                      .where(CustomerEvent.event_id.in_(client_ids[start:start + 500]))))
+                                      .where(member(session, CustomerEvent.event_id, chunk, "event_ids"))))
     fresh: list[PreparedEvent] = []
     duplicates: list[PreparedEvent] = []
     for event in events:
@@ -97,9 +97,9 @@ def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
 def _profiles_of_events(session: Session, event_ids: Sequence[str]) -> dict[str, str]:
     """Where stored events are now (a duplicate answers with the profile of the event it repeats)."""
     found: dict[str, str] = {}
-    for start in range(0, len(event_ids), 500):
+    for chunk in chunks(session, event_ids):
         rows = session.execute(select(CustomerEvent.event_id, CustomerEvent.profile_id)
-                               .where(CustomerEvent.event_id.in_(event_ids[start:start + 500])))
+                               .where(member(session, CustomerEvent.event_id, chunk, "event_ids")))
         found.update({row.event_id: row.profile_id for row in rows})
     return found
 
@@ -109,13 +109,12 @@ def _record_purchases(session: Session, events: Sequence[PreparedEvent], owners:
     candidates = [(event, owner) for event, owner in zip(events, owners, strict=True) if event.purchase]
     if not candidates:
         return
-    keys = {(event.channel, event.purchase.order_id) for event, _ in candidates if event.purchase}
+    keys = sorted({(event.channel, event.purchase.order_id) for event, _ in candidates if event.purchase})
     known: set[tuple[str, str]] = set()
-    for channel in {channel for channel, _ in keys}:
-        orders = [order for c, order in keys if c == channel]
-        known.update((channel, order) for order in session.scalars(
-            select(CustomerPurchase.order_id).where(CustomerPurchase.channel == channel,
-                                                    CustomerPurchase.order_id.in_(orders))))
+    for chunk in chunks(session, keys):
+        known.update((row.channel, row.order_id) for row in session.execute(
+            select(CustomerPurchase.channel, CustomerPurchase.order_id)
+            .where(pair_member(session, CustomerPurchase.channel, CustomerPurchase.order_id, chunk, "orders"))))
     rows, earned = [], []
     for event, (profile, origin) in candidates:
         facts = event.purchase
@@ -129,7 +128,7 @@ def _record_purchases(session: Session, events: Sequence[PreparedEvent], owners:
         earned.append(loyalty.EarnedPurchase(profile, origin, event.channel, facts.order_id, facts.amount,
                                              facts.currency, event.occurred_at))
     if rows:
-        session.execute(insert(CustomerPurchase), rows)
+        insert_rows(session, cast(Table, CustomerPurchase.__table__), rows)
         loyalty.earn(session, earned, now=now)
 
 
@@ -223,6 +222,34 @@ def find_by_identifier(session: Session, identifier: Identifier) -> CustomerProf
     if profile_id is None:
         raise CustomerNotFound(f"no customer has {identifier.kind} '{identifier.value}'")
     return resolve_profile(session, profile_id)
+
+
+def contact_email(session: Session, customer_id: str) -> str | None:
+    """Where to write to the person: their verified email, else the one seen last; None when they have none or
+    were erased."""
+    profile = resolve_profile(session, customer_id)
+    if profile.erased_at is not None:
+        return None
+    return session.scalar(
+        select(CustomerIdentifier.value).where(CustomerIdentifier.profile_id == profile.id,
+                                               CustomerIdentifier.kind == "email")
+        .order_by(CustomerIdentifier.verified.desc(), CustomerIdentifier.last_seen_at.desc(),
+                  CustomerIdentifier.id.desc()).limit(1))
+
+
+def record_message_sent(session: Session, *, customer_id: str, message_id: str, channel: str, sent_at: datetime,
+                        properties: dict[str, Any], clock: Clock) -> None:
+    """Put ``message_sent`` on the person's timeline, once per message; nothing is added about an erased person."""
+    lock_identity_graph(session)
+    profile = resolve_profile(session, customer_id)
+    event_id = f"message:{message_id}"
+    if profile.erased_at is not None or session.scalar(
+            select(CustomerEvent.id).where(CustomerEvent.event_id == event_id)) is not None:
+        return
+    session.add(CustomerEvent(event_id=event_id, profile_id=profile.id, origin_profile_id=profile.id,
+                              type="message_sent", channel=channel, occurred_at=sent_at, received_at=clock.now(),
+                              identifiers={}, properties=properties))
+    session.flush()
 
 
 def latest_clv_model(session: Session) -> ClvModel | None:

@@ -28,6 +28,7 @@ class Location(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     opening_hours: Mapped[dict[str, Any]] = mapped_column(JSONData, default=dict)
     capabilities: Mapped[list[str]] = mapped_column(JSONData, default=list)
+    email: Mapped[str | None] = mapped_column(String(320))
     priority: Mapped[int] = mapped_column(default=0)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from omniloom.inventory.countries import check_country
 from omniloom.inventory.ledger import MovementReason
@@ -27,6 +27,8 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Note = Annotated[str, StringConstraints(max_length=1000)]
 Reference = Annotated[str, StringConstraints(min_length=1, max_length=80)]
 TimeOfDay = Annotated[str, Field(pattern=TIME_PATTERN, examples=["09:00"])]
+StoreEmail = Annotated[EmailStr, Field(description="Where the store hears of new pickup and curbside orders.",
+                                      examples=["ams-01@loom.example"])]
 Intervals = Annotated[list[tuple[TimeOfDay, TimeOfDay]], AfterValidator(check_intervals)]
 OpeningHours = Annotated[
     dict[Weekday, Intervals],
@@ -81,6 +83,7 @@ class LocationCreate(Strict):
     timezone: Timezone = "UTC"
     opening_hours: OpeningHours = Field(default_factory=dict)
     capabilities: Capabilities
+    email: StoreEmail | None = None
     priority: Priority = 0
 
 
@@ -95,6 +98,7 @@ class LocationUpdate(Strict):
     timezone: Timezone | None = None
     opening_hours: OpeningHours | None = None
     capabilities: Capabilities | None = None
+    email: StoreEmail | None = None
     priority: Priority | None = None
     active: bool | None = None
 
@@ -112,6 +116,7 @@ class LocationOut(BaseModel):
     timezone: str
     opening_hours: dict[str, list[tuple[str, str]]]
     capabilities: list[str]
+    email: str | None = None
     priority: int
     active: bool
     created_at: datetime

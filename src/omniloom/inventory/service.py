@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -33,6 +33,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -479,9 +480,12 @@ def channel_policy(session: Session, code: str) -> ChannelPolicy:
                          max_exposed=max_exposed, active=active)
 
 
-def channel_availability(session: Session, *, sku: str, channel: str, clock: Clock) -> schemas.Availability:
-    """What a channel may promise of one SKU: its locations less safety stock, capped; raises SkuNotFound."""
-    policy = channel_policy(session, channel)
+def channel_availability(session: Session, *, sku: str, channel: str, clock: Clock,
+                         policy: ChannelPolicy | None = None) -> schemas.Availability:
+    """What a channel may promise of one SKU: its locations less safety stock, capped; raises SkuNotFound.
+
+    ``policy``: the channel's policy when the caller has read it already."""
+    policy = policy or channel_policy(session, channel)
     rows = session.execute(_CHANNEL_STOCK, {"sku": sku, "codes": policy.location_codes, "now": clock.now()}).all()
     if all(row.on_hand is None for row in rows) and missing_skus(session, [sku]):
         raise SkuNotFound(sku)
@@ -489,6 +493,68 @@ def channel_availability(session: Session, *, sku: str, channel: str, clock: Clo
     locations = [_location_share(by_code[code], policy) for code in policy.location_codes if code in by_code]
     total = channel_total((share.available for share in locations), policy.max_exposed)
     return schemas.Availability(sku=sku, channel=policy.code, available=total, locations=locations)
+
+
+def feed_stock(policy: ChannelPolicy, *, skus: Sequence[str] | None = None) -> Subquery:
+    """A subquery of ``(sku, available)``: what each SKU's levels at the channel's locations add to the channel
+    after its safety stock, before its cap (apply ``channel_total``). Feeds read it for every SKU at once, so
+    holds past their expiry still count as reserved until the worker releases them, a second or so later.
+    ``skus`` narrows it to those SKUs."""
+    free = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.allocated - literal(policy.safety_stock)
+    statement = (
+        select(_LEVELS.c.sku, func.sum(case((free > 0, free), else_=0)).label("available"))
+        .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
+        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True))
+        .group_by(_LEVELS.c.sku)
+    )
+    return (statement if skus is None else statement.where(_LEVELS.c.sku.in_(skus))).subquery("feed_stock")
+
+
+class LocationShare(NamedTuple):
+    """What one location adds to a channel for one SKU, and whether it offers pickup and curbside there."""
+
+    location: str
+    available: int
+    pickup: bool
+    curbside: bool
+
+
+def stock_by_location(session: Session, *, policy: ChannelPolicy, skus: Sequence[str], type: str | None = None
+                      ) -> dict[str, list[LocationShare]]:
+    """Each SKU's share at each of the channel's active locations (of one ``type``, if given) that stock it, in the
+    channel's location order (one query for all ``skus``; expired holds count as in ``feed_stock``)."""
+    free = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.allocated - literal(policy.safety_stock)
+    rows = session.execute(
+        select(_LEVELS.c.sku, _LOCATIONS.c.code, case((free > 0, free), else_=0), _offers("pickup"),
+               _offers("curbside"))
+        .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
+        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True),
+               _LEVELS.c.sku.in_(skus), _LOCATIONS.c.type == type if type else true())
+    ).all()
+    order = {code: index for index, code in enumerate(policy.location_codes)}
+    cap = policy.max_exposed
+    shares: dict[str, list[LocationShare]] = {}
+    for sku, code, available, pickup, curbside in sorted(rows, key=lambda row: (row[0], order[row[1]])):
+        available = available if cap is None else min(available, cap)
+        shares.setdefault(sku, []).append(LocationShare(code, available, available > 0 and bool(pickup),
+                                                        available > 0 and bool(curbside)))
+    return shares
+
+
+def pickup_locations(session: Session, *, policy: ChannelPolicy, skus: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """For each of ``skus``, the channel's locations offering pickup that have some of it for the channel."""
+    free = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.allocated - literal(policy.safety_stock)
+    rows = session.execute(
+        select(_LEVELS.c.sku, _LOCATIONS.c.code)
+        .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
+        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True), _offers("pickup"),
+               _LEVELS.c.sku.in_(skus), free > 0)
+        .order_by(_LEVELS.c.sku, _LOCATIONS.c.code)
+    )
+    found: dict[str, list[str]] = {}
+    for sku, code in rows:
+        found.setdefault(sku, []).append(code)
+    return {sku: tuple(codes) for sku, codes in found.items()}
 
 
 def _location_share(row: _AnyRow, policy: ChannelPolicy) -> schemas.LocationAvailability:
@@ -538,10 +604,13 @@ class _Snapshot:
 
 
 def reserve(session: Session, *, channel: str, lines: Sequence[schemas.ReservationLineIn], ttl_seconds: int,
-            actor: str, clock: Clock, reference: str | None = None) -> schemas.Reservation:
-    """Hold stock for a channel until the hold expires; raises InsufficientStock, writing nothing, when short."""
+            actor: str, clock: Clock, reference: str | None = None,
+            policy: ChannelPolicy | None = None) -> schemas.Reservation:
+    """Hold stock for a channel until the hold expires; raises InsufficientStock, writing nothing, when short.
+
+    ``policy``: the channel's policy when the caller has read it already."""
     request = _request(session, channel=channel, lines=lines, ttl_seconds=ttl_seconds, actor=actor,
-                       reference=reference, now=clock.now())
+                       reference=reference, now=clock.now(), policies={channel: policy} if policy else None)
     snapshot = _snapshot(session, request)
     if snapshot.plan.complete and _hold(session, request, snapshot, clock):
         return _reservation_out(request, snapshot.plan)
@@ -834,7 +903,8 @@ def convert_reservation(session: Session, *, reservation_id: str, clock: Clock) 
         update(_RESERVATIONS)
         .where(_RESERVATIONS.c.id == reservation_id, _ACTIVE, _RESERVATIONS.c.expires_at > now)
         .values(status="converted", ended_at=now)
-        .returning(_RESERVATIONS.c.channel_code)
+        .returning(_RESERVATIONS.c.channel_code, _RESERVATIONS.c.reference, _RESERVATIONS.c.expires_at,
+                   _RESERVATIONS.c.created_at)
     ).first()
     if converted is None:
         current = get_reservation(session, reservation_id=reservation_id, clock=clock)
@@ -843,7 +913,11 @@ def convert_reservation(session: Session, *, reservation_id: str, clock: Clock) 
     _change_levels(session, _ALLOCATE, lines, now)
     record(session, ReservationConverted(reservation_id=reservation_id, channel=converted.channel_code,
                                          lines=_event_lines(lines)), clock=clock)
-    return get_reservation(session, reservation_id=reservation_id, clock=clock)
+    return schemas.Reservation(
+        id=reservation_id, status="converted", channel=converted.channel_code, reference=converted.reference,
+        expires_at=converted.expires_at, created_at=converted.created_at, ended_at=now,
+        lines=[schemas.ReservationLine(sku=line.sku, location=line.location, quantity=line.quantity)
+               for line in lines])
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,21 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Connection, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -53,6 +64,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def in_code_point_order(column: ColumnElement[str] | InstrumentedAttribute[str], dialect: str
+                        ) -> ColumnElement[str]:
+    """``column`` compared by code point, as Python compares text: PostgreSQL's "C" collation, SQLite's default.
+    Streams merged in Python must be sorted this way."""
+    return column.collate("C") if dialect == "postgresql" else column.expression
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, NameEmail, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,25 @@ class Settings(BaseSettings):
     store_daily_capacity: int = Field(
         default=200, ge=1, description="Fulfillments a location handles in a day; open work over this is the "
                                        "workload that routing weighs.")
+    smtp_host: str | None = Field(
+        default=None, description="Mail server for customer and store emails; when unset, messages are recorded as "
+                                  "skipped with the reason instead of sent.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None, description="Log in with this user when set.")
+    smtp_password: SecretStr | None = Field(default=None, description="Never logged or shown.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS before logging in.")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Timeout of one SMTP operation.")
+    mail_from: NameEmail | None = Field(
+        default=None, description="Sender of every email, e.g. `Loom & Co <orders@loom.example>`; needed to send.")
+    brand_name: str = Field(default="Omniloom", min_length=1, max_length=100,
+                            description="The retailer's name in the header and signature of every email.")
+    brand_color: str = Field(default="#1f4e79", pattern=r"^#[0-9a-fA-F]{6}$",
+                             description="Accent colour of the emails' header and buttons.")
+    mail_backoff_base_seconds: float = Field(
+        default=60.0, gt=0, description="Ceiling of the first retry delay of a failed email; it doubles after each.")
+    mail_backoff_cap_seconds: float = Field(default=3600.0, gt=0, description="Largest ceiling of a retry delay.")
+    mail_max_age_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="How long a failing email is retried before it stays failed.")
     log_level: str = "INFO"
 
 

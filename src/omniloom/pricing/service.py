@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Subquery, and_, exists, select, true, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from omniloom.catalog.errors import VariantNotFound
 from omniloom.catalog.schemas import VariantCreate
@@ -131,10 +131,48 @@ def prices_on_list(session: Session, *, price_list_code: str, skus: Iterable[str
     return {sku: Money(amount=amount, currency=price_list.currency) for sku, amount in found.items()}
 
 
+def currency_and_prices(session: Session, *, price_list_code: str, skus: Iterable[str]) -> tuple[str, dict[str, int]]:
+    """A list's currency and the amounts ``prices_on_list`` gives, in one query when the list prices every SKU;
+    raises PriceListNotFound."""
+    wanted = sorted(set(skus))
+    rows = session.execute(
+        select(PriceList.id, PriceList.currency, Price.sku, Price.amount)
+        .outerjoin(Price, and_(Price.price_list_id == PriceList.id, Price.sku.in_(wanted)))
+        .where(PriceList.code == price_list_code)).all()
+    if not rows:
+        raise PriceListNotFound(price_list_code)
+    price_list_id, currency = rows[0].id, rows[0].currency
+    found = {row.sku: row.amount for row in rows if row.sku is not None}
+    missing = [sku for sku in wanted if sku not in found]
+    default = _find_default(session, currency) if missing else None
+    if default is not None and default.id != price_list_id:
+        found.update(_amounts(session, default.id, missing))
+    return currency, found
+
+
 def _amounts(session: Session, price_list_id: str, skus: Sequence[str]) -> dict[str, int]:
     rows = session.execute(select(Price.sku, Price.amount).where(Price.price_list_id == price_list_id,
                                                                  Price.sku.in_(skus)))
     return {row.sku: row.amount for row in rows}
+
+
+def feed_prices(session: Session, *, price_list_code: str, skus: Sequence[str] | None = None
+                ) -> tuple[str, Subquery]:
+    """The currency of a list and a subquery of ``(sku, amount, compare_at_amount)``: the list's own prices, and
+    its currency's default list for the SKUs it does not price (only of ``skus``, if given); raises
+    PriceListNotFound."""
+    price_list = get_price_list(session, price_list_code)
+    wanted = Price.sku.in_(skus) if skus is not None else true()
+    own = (select(Price.sku, Price.amount, Price.compare_at_amount)
+           .where(Price.price_list_id == price_list.id, wanted))
+    default = _find_default(session, price_list.currency)
+    if default is None or default.id == price_list.id:
+        return price_list.currency, own.subquery("feed_prices")
+    own_price = aliased(Price)
+    overridden = exists().where(own_price.price_list_id == price_list.id, own_price.sku == Price.sku)
+    fallback = (select(Price.sku, Price.amount, Price.compare_at_amount)
+                .where(Price.price_list_id == default.id, wanted, ~overridden))
+    return price_list.currency, union_all(own, fallback).subquery("feed_prices")
 
 
 def price_for(session: Session, *, price_list_code: str, sku: str) -> Money | None:

@@ -1,0 +1,1 @@
+"""Syndication: each channel's feed from the one catalog, its validation, deltas and the channel connectors."""
