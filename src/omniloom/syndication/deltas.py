@@ -25,6 +25,7 @@ from omniloom.channels import service as channels
 from omniloom.platform import outbox
 from omniloom.platform.clock import Clock
 from omniloom.platform.db import Database, in_code_point_order
+from omniloom.platform.errors import InvalidInput
 from omniloom.platform.pagination import decode_cursor, encode_cursor
 from omniloom.syndication.errors import invalid_cursor
 from omniloom.syndication.items import FeedItem
@@ -83,7 +84,7 @@ def cursor_sequence(session: Session, channel_code: str, cursor: str, *, field: 
     """The change number a cursor stands for; a cursor this channel did not hand out is a 422 naming ``field``."""
     try:
         value = decode_cursor(cursor)
-    except Exception:
+    except InvalidInput:
         raise invalid_cursor(field) from None
     latest = session.scalar(select(FeedState.sequence).where(FeedState.channel_code == channel_code))
     if not value.isdigit() or latest is None or int(value) > latest:
