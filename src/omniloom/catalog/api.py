@@ -37,8 +37,9 @@ from omniloom.platform.http import (
 )
 from omniloom.platform.pagination import Page
 from omniloom.pricing import service as pricing
+from omniloom.syndication import feeds
 from omniloom.syndication import service as syndication
-from omniloom.syndication.validation import Validator, target_for
+from omniloom.syndication.validation import target_for
 
 router = APIRouter(tags=["catalog"])
 
@@ -156,9 +157,8 @@ def _channel_warnings(session: Session, skus: list[str]) -> list[ChannelWarning]
     warnings: list[ChannelWarning] = []
     for code in channels.codes_with_feeds(session):
         channel = syndication.feed_channel(session, code)
-        validator = Validator(target_for(channel.type), currency=channel.currency)
-        for batch in syndication.item_batches(session, channel, skus=skus):
-            warnings.extend(ChannelWarning(channel=code, sku=problem.sku, severity=problem.severity,
-                                           attribute=problem.attribute, message=problem.message)
-                            for item in batch for problem in validator.check(item))
+        warnings.extend(ChannelWarning(channel=code, sku=problem.sku, severity=problem.severity,
+                                       attribute=problem.attribute, message=problem.message)
+                        for problem in feeds.feed_issues(session, channel, target=target_for(channel.type),
+                                                         skus=skus))
     return warnings

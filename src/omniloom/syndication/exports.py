@@ -14,8 +14,8 @@ from omniloom.platform.db import Database
 from omniloom.syndication import deltas, feeds
 from omniloom.syndication.formats import FormatName, writer_for
 from omniloom.syndication.items import Problem
-from omniloom.syndication.service import feed_channel, item_batches
-from omniloom.syndication.validation import Target, Validator, target_for
+from omniloom.syndication.service import feed_channel
+from omniloom.syndication.validation import Target, target_for
 
 
 class FeedExport:
@@ -70,20 +70,19 @@ class ValidationReport:
     warnings: int = 0
     problems: list[Problem] = field(default_factory=list)
 
+    def count_items(self, checked: int) -> None:
+        self.items += checked
+
 
 def validate(database: Database, channel_code: str, *, target: Target | None = None) -> ValidationReport:
     """Check every item of a channel (against its own kind's rules unless ``target`` names others)."""
     with database.read() as session:
         channel = feed_channel(session, channel_code)
         report = ValidationReport(target=target or target_for(channel.type))
-        validator = Validator(report.target, currency=channel.currency)
-        for batch in item_batches(session, channel):
-            report.items += len(batch)
-            for item in batch:
-                for problem in validator.check(item):
-                    report.problems.append(problem)
-                    if problem.severity == "error":
-                        report.errors += 1
-                    else:
-                        report.warnings += 1
+        for problem in feeds.feed_issues(session, channel, target=report.target, counted=report.count_items):
+            report.problems.append(problem)
+            if problem.severity == "error":
+                report.errors += 1
+            else:
+                report.warnings += 1
     return report

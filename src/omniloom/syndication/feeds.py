@@ -6,7 +6,7 @@ the feed (and listed among the feed's issues), an item with warnings stays.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -75,11 +75,15 @@ def delta_feed(session: Session, channel: Channel, writer: Writer, *, target: Ta
     yield writer.end()
 
 
-def feed_issues(session: Session, channel: Channel, *, target: Target, severity: Severity | None = None
+def feed_issues(session: Session, channel: Channel, *, target: Target, severity: Severity | None = None,
+                skus: Sequence[str] | None = None, counted: Callable[[int], None] | None = None
                 ) -> Iterator[Problem]:
-    """Every problem of the channel's items under ``target``'s rules, by SKU (optionally of one severity)."""
+    """Every problem of the channel's items (of ``skus``, if given) under ``target``'s rules, by SKU, optionally of
+    one severity; ``counted`` is told how many items each batch checked."""
     validator = Validator(target, currency=channel.currency)
-    for batch in item_batches(session, channel):
+    for batch in item_batches(session, channel, skus=skus):
+        if counted:
+            counted(len(batch))
         for item in batch:
             for problem in validator.check(item):
                 if severity is None or problem.severity == severity:
