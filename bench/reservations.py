@@ -7,7 +7,7 @@ without, run by the same number of direct database connections on the same rows 
 phase the database counters are checked against the 201 responses; a final **oversell check** stocks the hot
 SKU with a small amount and hammers it until refused: exactly that many reservations must succeed.
 
-Usage: ``python bench/reservations.py [--database-url URL] [--workers 2] [--clients 16] [--seconds 10]``
+Usage: ``python bench/reservations.py [--database-url URL] [--workers 1] [--clients 16] [--seconds 10]``
 """
 
 from __future__ import annotations
@@ -68,7 +68,8 @@ REQUEST_TIMEOUT = 30.0
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_database_argument(parser)
-    parser.add_argument("--workers", type=int, default=2, help="API server processes (default 2)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="API server processes (default 1, as omniloom serve starts)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients and raw connections (16)")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each measured phase (10)")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="unmeasured load before each phase (2)")
@@ -216,16 +217,18 @@ class CpuMeter:
         self.server = server
         self.database_processes = "postgres" if is_postgres(server.database_url) else None
         self.ticks = os.sysconf("SC_CLK_TCK")
+        self.database_ticks: dict[int, int] = {}
         self.start = self.sample()
+        self.database_start = self.database_ticks
 
     def sample(self) -> dict[str, float]:
         workers = api_processes(self.server.process.pid)
         own = os.times()
         idle, busy = _machine_ticks()
+        self.database_ticks = {pid: _process_ticks(pid) for pid in _processes_named(self.database_processes)} \
+            if self.database_processes else {}
         return {
             "api_workers": sum(_process_ticks(pid) for pid in workers) / self.ticks,
-            "database_server": sum(_process_ticks(pid) for pid in _processes_named(self.database_processes))
-            / self.ticks if self.database_processes else 0.0,
             "bench_clients": own.user + own.system,
             "machine_busy": busy / self.ticks,
             "machine_total": (busy + idle) / self.ticks,
@@ -238,7 +241,11 @@ class CpuMeter:
         """
         end = self.sample()
         used = {name: end[name] - self.start[name] for name in end}
-        used["database_server"] += extra_database_ticks / self.ticks
+        # Per process, so a backend that ended during the phase (its time unknowable) cannot make this negative;
+        # one that started during it counts in full.
+        used["database_server"] = (sum(ticks - self.database_start.get(pid, 0)
+                                       for pid, ticks in self.database_ticks.items())
+                                   + extra_database_ticks) / self.ticks
         measured = ("api_workers", "database_server", "bench_clients") if self.database_processes \
             else ("api_workers", "bench_clients")  # SQLite works inside the API and client processes
         result: dict[str, Any] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from pydantic import BaseModel
 from sqlalchemy import text
 
@@ -12,10 +11,12 @@ from omniloom.channels.api import router as channels_router
 from omniloom.customers.api import router as customers_router
 from omniloom.engagement.api import router as engagement_router
 from omniloom.fulfillment.api import router as fulfillment_router
+from omniloom.inventory.api import reserve_in_lane
 from omniloom.inventory.api import router as inventory_router
 from omniloom.orders.api import router as orders_router
 from omniloom.platform.clock import Clock, SystemClock
 from omniloom.platform.db import Database, make_engine
+from omniloom.platform.fast_lane import FastLaneApp
 from omniloom.platform.http import (
     PROBLEM_RESPONSES,
     DatabaseDep,
@@ -38,13 +39,13 @@ Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None,
-               clock: Clock | None = None) -> FastAPI:
+               clock: Clock | None = None) -> FastLaneApp:
     """Build the application; refuses to start on a database that ``omniloom init`` has not migrated."""
     settings = settings or get_settings()
     if database is None:
         database = Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
     ensure_migrated(database.engine)
-    app = FastAPI(title="Omniloom", version=__version__, description=DESCRIPTION,
+    app = FastLaneApp(title="Omniloom", version=__version__, description=DESCRIPTION,
                   openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     app.state.database = database
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                    orders_router, fulfillment_router, webhooks_router, engagement_router, syndication_router,
                    connectors_router):
         app.include_router(router, prefix=API_PREFIX, responses=PROBLEM_RESPONSES)
+    app.add_fast_route("POST", f"{API_PREFIX}/reservations", reserve_in_lane)
     app.add_api_route("/health", health, methods=["GET"], tags=["operations"], response_model=Health)
     generate_openapi = app.openapi
     app.openapi = lambda: document_problems(generate_openapi())  # type: ignore[method-assign]

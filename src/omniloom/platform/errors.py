@@ -66,6 +66,12 @@ class MalformedRequest(OmniloomError):
     title = "Malformed request"
 
 
+class PayloadTooLarge(OmniloomError):
+    status = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
 class NotFound(OmniloomError):
     status = 404
     slug = "not-found"

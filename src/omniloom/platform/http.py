@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniloom.platform.auth import Principal, find_principal
@@ -66,22 +69,28 @@ class ApiKeyBearer(HTTPBearer):
     unknown) in one dependency: FastAPI solves every dependency anew on each request, so fewer is faster."""
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]  # the principal, not the key
-        credentials = await super().__call__(request)
-        if credentials is None:
-            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-        cache: KeyCache = request.app.state.key_cache
-        principal = cache.get(credentials.credentials)
-        if principal is None:
-            principal = await run_in_threadpool(_look_up_key, request.app.state.database, credentials.credentials)
-            if principal is None:
-                raise Unauthenticated("the API key is unknown or revoked")
-            cache.put(credentials.credentials, principal)
-        return principal
+        return await principal_of(request.app.state, request.headers.get("Authorization"))
 
 
 authenticate = ApiKeyBearer(auto_error=False, scheme_name="HTTPBearer",
                             description="An Omniloom API key: `Authorization: Bearer olk_...`")
 """The caller behind the bearer key; 401 when it is missing or unknown. Only a key-cache miss does I/O."""
+
+
+async def principal_of(state: State, authorization: str | None) -> Principal:
+    """The principal of an ``Authorization`` header's bearer key, from the key cache or else the database (on a
+    worker thread); raises Unauthenticated when there is no bearer key or it is unknown or revoked."""
+    scheme, secret = get_authorization_scheme_param(authorization)
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
+    cache: KeyCache = state.key_cache
+    principal = cache.get(secret)
+    if principal is None:
+        principal = await run_in_threadpool(_look_up_key, state.database, secret)
+        if principal is None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        cache.put(secret, principal)
+    return principal
 
 
 def _look_up_key(database: Database, secret: str) -> Principal | None:
@@ -177,6 +186,21 @@ def _clean_message(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
+UNEXPECTED_PROBLEM = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
+                      "detail": "an unexpected error occurred; it has been logged"}
+
+
+def validation_problem(errors: Sequence[Any]) -> OmniloomError:
+    """The problem for pydantic's errors of a request: 400 for a body that is not JSON, else 422 naming each field."""
+    malformed = next((error for error in errors if error.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        message = malformed.get("ctx", {}).get("error", "malformed JSON")
+        return MalformedRequest(f"the request body is not valid JSON: {message}",
+                                errors=[FieldError("body", f"not valid JSON: {message}")])
+    return InvalidInput.fields([FieldError(field_path(tuple(error["loc"])), _clean_message(error["msg"]))
+                                for error in errors])
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as RFC 9457 problem+json; an unexpected exception is the only 500."""
 
@@ -186,16 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = error.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            detail = next(e for e in errors if e.get("type") == "json_invalid")
-            message = detail.get("ctx", {}).get("error", "malformed JSON")
-            malformed = MalformedRequest(f"the request body is not valid JSON: {message}",
-                                         errors=[FieldError("body", f"not valid JSON: {message}")])
-            return problem_response(malformed, request)
-        fields = [FieldError(field_path(tuple(e["loc"])), _clean_message(e["msg"])) for e in errors]
-        invalid = InvalidInput.fields(fields)
-        return problem_response(invalid, request)
+        return problem_response(validation_problem(error.errors()), request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -207,7 +222,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        body = {"type": "about:blank", "title": "Internal Server Error", "status": 500,
-                "detail": "an unexpected error occurred; it has been logged"}
-        return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
+        return JSONResponse(UNEXPECTED_PROBLEM, status_code=500, media_type=PROBLEM_JSON)
 
