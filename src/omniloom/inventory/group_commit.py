@@ -27,6 +27,7 @@ MAX_BATCH = 64
 log = logging.getLogger("omniloom.reservations")
 
 _Waiting = tuple[ReservationOrder, "asyncio.Future[schemas.Reservation]"]
+_Answered = tuple["asyncio.Future[Any]", "schemas.Reservation | BaseException"]
 
 
 class ReservationBatcher:
@@ -66,9 +67,12 @@ class ReservationBatcher:
                     return
                 batch = [self._waiting.popleft() for _ in range(min(self.max_batch, len(self._waiting)))]
             answers = self.settle([order for order, _ in batch])
+            by_loop: dict[asyncio.AbstractEventLoop, list[_Answered]] = {}
             for (_, future), answer in zip(batch, answers, strict=True):
-                with contextlib.suppress(RuntimeError):  # its event loop has closed: nobody is waiting
-                    future.get_loop().call_soon_threadsafe(_resolve, future, answer)
+                by_loop.setdefault(future.get_loop(), []).append((future, answer))
+            for loop, answered in by_loop.items():  # one wake-up of each loop for the whole batch
+                with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
+                    loop.call_soon_threadsafe(_resolve, answered)
 
     def settle(self, orders: list[ReservationOrder]) -> list[schemas.Reservation | BaseException]:
         """Reserve ``orders`` in one transaction where possible, the rest one by one; a result or error each."""
@@ -100,10 +104,11 @@ class ReservationBatcher:
             return error
 
 
-def _resolve(future: asyncio.Future[Any], answer: schemas.Reservation | BaseException) -> None:
-    if future.done():  # the request was cancelled (its client went away)
-        return
-    if isinstance(answer, BaseException):
-        future.set_exception(answer)
-    else:
-        future.set_result(answer)
+def _resolve(answered: list[_Answered]) -> None:
+    for future, answer in answered:
+        if future.done():  # the request was cancelled (its client went away)
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)

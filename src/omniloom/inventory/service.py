@@ -8,12 +8,12 @@ then written are locked FOR NO KEY UPDATE, which the foreign-key locks of pendin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
 
+import orjson
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
@@ -503,10 +503,11 @@ def feed_stock(policy: ChannelPolicy, *, skus: Sequence[str] | None = None) -> S
     holds past their expiry still count as reserved until the worker releases them, a second or so later.
     ``skus`` narrows it to those SKUs."""
     free = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.allocated - literal(policy.safety_stock)
+    locations = select(_LOCATIONS.c.id).where(_LOCATIONS.c.code.in_(policy.location_codes),
+                                              _LOCATIONS.c.active.is_(True))
     statement = (
         select(_LEVELS.c.sku, func.sum(case((free > 0, free), else_=0)).label("available"))
-        .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
-        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True))
+        .where(_LEVELS.c.location_id.in_(locations))  # not a join: SQLite then reads no location per level
         .group_by(_LEVELS.c.sku)
     )
     return (statement if skus is None else statement.where(_LEVELS.c.sku.in_(skus))).subquery("feed_stock")
@@ -777,15 +778,15 @@ def _hold_in_one_statement(session: Session, holds: Sequence[tuple[_Request, Pla
     rolls back (to a savepoint, or the whole transaction).
     """
     reservations = [{"id": request.id, "channel": request.channel.code, "reference": request.reference,
-                     "actor": request.actor, "expires_at": request.expires_at.isoformat()} for request, _ in holds]
+                     "actor": request.actor, "expires_at": request.expires_at} for request, _ in holds]
     lines = [{"reservation_id": request.id, "level_id": allocation.level_id, "sku": allocation.sku,
               "location_id": location_ids[allocation.level_id], "quantity": allocation.quantity,
               "safety": request.channel.safety_stock}
              for request, plan in holds for allocation in plan.allocations]
     events = [outbox_row(_created_event(request, plan), clock=clock) for request, plan in holds]
     [(written,)] = _driver_rows(session, _HOLD_AND_WRITE, {
-        "now": holds[0][0].now, "reservations": json.dumps(reservations), "lines": json.dumps(lines),
-        "events": json.dumps([{**event, "occurred_at": event["occurred_at"].isoformat()} for event in events]),
+        "now": holds[0][0].now, "reservations": orjson.dumps(reservations).decode(),
+        "lines": orjson.dumps(lines).decode(), "events": orjson.dumps(events).decode(),
     })
     return bool(written == len(holds))
 
