@@ -225,7 +225,7 @@ class CpuMeter:
         workers = api_processes(self.server.process.pid)
         own = os.times()
         idle, busy = _machine_ticks()
-        self.database_ticks = {pid: _process_ticks(pid) for pid in _processes_named(self.database_processes)} \
+        self.database_ticks = {pid: _process_ticks(pid) for pid in self._database_pids()} \
             if self.database_processes else {}
         return {
             "api_workers": sum(_process_ticks(pid) for pid in workers) / self.ticks,
@@ -233,6 +233,15 @@ class CpuMeter:
             "machine_busy": busy / self.ticks,
             "machine_total": (busy + idle) / self.ticks,
         }
+
+    def _database_pids(self) -> list[int]:
+        """The server's own processes (WAL writer, checkpointer, ...) and the backends of this benchmark's database:
+        not the backends of other databases on the same server, whose work is not this benchmark's."""
+        with psycopg.connect(libpq_url(self.server.database_url), autocommit=True) as connection:
+            rows = connection.execute("SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
+                                      "OR backend_type <> 'client backend') AND pid <> pg_backend_pid()").fetchall()
+        own = {pid for (pid,) in rows}
+        return [pid for pid in _processes_named(self.database_processes or "") if pid in own]
 
     def per_unit(self, units: int, *, extra_database_ticks: int = 0) -> dict[str, Any]:
         """CPU milliseconds per unit of work since the meter started, and how busy the machine was.
