@@ -91,3 +91,10 @@ def test_batches_are_limited_to_a_thousand_events(admin: TestClient, database: D
     assert_problem(admin.post("/events", json=too_many), 422, "validation")
     assert_problem(admin.post("/events", json={"events": []}), 422, "validation")
     assert counts(database, CUSTOMER_TABLES)["customer_events"] == 0
+
+
+def test_properties_keep_integers_of_any_size(admin: TestClient) -> None:
+    huge = 2**70  # beyond 64 bits, as a client's JSON may carry
+    customer = send(admin, event(device_id="d-huge", properties={"path": "/", "views": huge}))["customer_ids"][0]
+    events = admin.get(f"/customers/{customer}/events").json()["items"]
+    assert [e["properties"] for e in events] == [{"path": "/", "views": huge}]

@@ -39,10 +39,6 @@ class Identifier(NamedTuple):
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
 
-    @property
-    def priority(self) -> int:
-        return PRIORITY[self.kind]
-
 
 class IdentifierProblem(ValueError):
     """An identifier that cannot be used; ``field`` names it inside the event."""

@@ -6,15 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from omniloom.customers import identifiers as ids
-from omniloom.customers.identifiers import Identifier, IdentifierProblem
+from omniloom.customers.identifiers import PRIORITY, Identifier, IdentifierProblem
 from omniloom.customers.schemas import PROPERTY_MODELS, EventIn
 from omniloom.platform.errors import FieldError
 from omniloom.platform.ids import new_id
-
-_EVENT = TypeAdapter(EventIn)
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,7 @@ class PurchaseFacts:
 
 @dataclass
 class PreparedEvent:
-    """An accepted event, its identifiers normalised; ``profile_id`` is filled in by identity resolution."""
+    """An accepted event, its identifiers normalised and in priority order (the strongest first)."""
 
     index: int
     event_id: str
@@ -56,6 +54,10 @@ def _field_path(prefix: str, location: tuple[int | str, ...]) -> str:
     return path
 
 
+def _by_priority(identifier: Identifier) -> tuple[int, Identifier]:
+    return PRIORITY[identifier.kind], identifier
+
+
 def _normalise(event: EventIn, *, prefix: str, region: str) -> tuple[list[Identifier], frozenset[Identifier]]:
     sent = event.identifiers
     at = f"{prefix}.identifiers"
@@ -72,6 +74,9 @@ def _normalise(event: EventIn, *, prefix: str, region: str) -> tuple[list[Identi
         found.append(ids.external(channel, value, field=f"{at}.external_ids.{channel}"))
     if not found:
         raise IdentifierProblem(at, "at least one identifier is needed to know whose event this is")
+    found.sort(key=_by_priority)
+    if not sent.verified:
+        return found, frozenset()
     verified = frozenset(identifier for identifier in found if identifier.kind in sent.verified)
     for kind in sent.verified:
         if not any(identifier.kind == kind for identifier in found):
@@ -95,7 +100,7 @@ def _typed_properties(event: EventIn, *, prefix: str) -> tuple[dict[str, Any], P
 def prepare(raw: dict[str, Any], *, index: int, received_at: datetime, region: str) -> PreparedEvent:
     """Check and normalise one event; raises ValidationError or IdentifierProblem naming ``events[i]...``."""
     prefix = f"events[{index}]"
-    event = _EVENT.validate_python(raw)
+    event = EventIn.model_validate(raw)
     found, verified = _normalise(event, prefix=prefix, region=region)
     try:
         properties, purchase = _typed_properties(event, prefix=prefix)

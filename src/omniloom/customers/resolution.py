@@ -103,9 +103,10 @@ class Resolver:
 
     # ------------------------------------------------------------------ lookups
 
-    def load(self, identifiers: Iterable[Identifier]) -> None:
-        """Read every identifier of the batch that is already known, and what the guards weigh of their owners."""
-        wanted = list({i for i in identifiers if i not in self.known})
+    def load(self, events: Sequence[PreparedEvent]) -> None:
+        """Read every identifier of the batch that is already known, and what the guards weigh of the profiles its
+        events may merge; a profile no event can merge is weighed only if the batch's merges reach it after all."""
+        wanted = list({i for event in events for i in event.identifiers if i not in self.known})
         for chunk in chunks(self.session, wanted):
             rows = self.session.execute(
                 select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.id,
@@ -114,12 +115,23 @@ class Resolver:
                 .where(pair_member(self.session, CustomerIdentifier.kind, CustomerIdentifier.value,
                                    [(i.kind, i.value) for i in chunk], "identifiers"))
             )
-            for row in rows:
-                self.known[Identifier(row.kind, row.value)] = KnownIdentifier(
-                    row.id, row.profile_id, row.origin_profile_id, row.verified, row.shared, row.last_seen_at)
-        owners = list({known.profile_id for known in self.known.values()})
-        for owners_chunk in chunks(self.session, owners):
+            for kind, value, row_id, profile_id, origin_profile_id, verified, shared, last_seen_at in rows:
+                self.known[Identifier(kind, value)] = KnownIdentifier(row_id, profile_id, origin_profile_id, verified,
+                                                                      shared, last_seen_at)
+        for owners_chunk in chunks(self.session, sorted(self._mergeable(events))):
             self._facts(owners_chunk)
+
+    def _mergeable(self, events: Sequence[PreparedEvent]) -> set[str]:
+        """The stored profiles an event may merge: those owning an identifier of an event that carries another
+        identifier, unless all of that event's identifiers are known and have one owner (nothing to weigh then)."""
+        mergeable: set[str] = set()
+        for event in events:
+            if len(event.identifiers) < 2:
+                continue
+            owners = {known.profile_id for i in event.identifiers if (known := self.known.get(i)) is not None}
+            if len(owners) > 1 or (owners and any(i not in self.known for i in event.identifiers)):
+                mergeable |= owners
+        return mergeable
 
     def find(self, profile_id: str) -> str:
         """The profile ``profile_id`` has been merged into during this batch (itself if none)."""
@@ -135,16 +147,17 @@ class Resolver:
         missing = [p for p in profile_ids if p not in self.facts]
         if not missing:
             return
+        wanted = set(missing)
         profiles = self.session.execute(
             select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
             .where(member(self.session, CustomerProfile.id, missing, "ids")
                    | member(self.session, CustomerProfile.merged_into, missing, "survivors"))
         ).all()
         for row in profiles:
-            if row.id in missing:
+            if row.id in wanted:
                 self.facts[row.id] = ProfileFacts(created_at=row.created_at, new=False, members={row.id})
         for row in profiles:
-            if row.merged_into in self.facts and row.merged_into in missing:
+            if row.merged_into in wanted and row.merged_into in self.facts:
                 self.facts[row.merged_into].members.add(row.id)
         identifier_rows = self.session.execute(
             select(CustomerIdentifier.profile_id, CustomerIdentifier.kind, CustomerIdentifier.value,
@@ -163,10 +176,10 @@ class Resolver:
         for separation in separations:
             self.facts[member_of[separation.profile_id]].separated_from.add(separation.other_profile_id)
         for identifier, known in self.new_identifiers.items():  # attached in this batch, not written yet
-            if (owner := self.find(known.profile_id)) in missing:
+            if (owner := self.find(known.profile_id)) in wanted:
                 self._note(self.facts[owner], identifier, known.verified)
         for identifier in self.verify:  # verified in this batch, not written yet
-            if (owner := self.find(self.known[identifier].profile_id)) in missing:
+            if (owner := self.find(self.known[identifier].profile_id)) in wanted:
                 self._note(self.facts[owner], identifier, True)
 
     @staticmethod
@@ -198,24 +211,26 @@ class Resolver:
 
     def resolve(self, event: PreparedEvent) -> tuple[str, str]:
         """(profile, origin profile) of ``event``, after linking and merging what its identifiers say."""
+        occurred_at = event.occurred_at
         for identifier in event.identifiers:
-            self.seen[identifier] = max(self.seen.get(identifier, event.occurred_at), event.occurred_at)
-        linkable = sorted((i for i in event.identifiers if not self._shared(i)), key=lambda i: (i.priority, i))
-        if not linkable:
-            shared = self.owner(event.identifiers[0])
-            if shared is not None:
-                return self.find(shared.profile_id), shared.origin_profile_id
-            linkable = event.identifiers[:1]
-        owners: dict[str, Identifier] = {}
-        for identifier in linkable:
-            known = self.owner(identifier)
+            seen = self.seen.get(identifier)
+            if seen is None or seen < occurred_at:
+                self.seen[identifier] = occurred_at
+        found = [(identifier, self.owner(identifier)) for identifier in event.identifiers]
+        linkable = [(identifier, known) for identifier, known in found if known is None or not known.shared]
+        if not linkable:  # only shared devices: the event is theirs, and links nobody
+            shared = found[0][1]
+            assert shared is not None
+            return self.find(shared.profile_id), shared.origin_profile_id
+        owners: dict[str, Identifier] = {}  # in the priority order of each profile's strongest identifier
+        for identifier, known in linkable:
             if known is not None:
                 owners.setdefault(self.find(known.profile_id), identifier)
-        unowned = [i for i in linkable if self.owner(i) is None]
-        survivor = self._cluster(event, linkable[0], owners, unowned)
+        unowned = [identifier for identifier, known in linkable if known is None]
+        survivor = self._cluster(event, linkable[0][0], owners, unowned)
         for identifier in unowned:
             self.new_identifiers[identifier] = KnownIdentifier(None, survivor, survivor, identifier in event.verified,
-                                                               False, event.occurred_at)
+                                                               False, occurred_at)
             if survivor in self.facts:  # facts not loaded yet pick new identifiers up when they are
                 self._note(self.facts[survivor], identifier, identifier in event.verified)
         for identifier in event.verified:
@@ -226,13 +241,8 @@ class Resolver:
                     self.verify.add(identifier)
                 if (owner := self.find(known.profile_id)) in self.facts:
                     self._note(self.facts[owner], identifier, True)
-        top = self.owner(linkable[0])
-        assert top is not None
+        top = linkable[0][1] or self.new_identifiers[linkable[0][0]]
         return survivor, top.origin_profile_id
-
-    def _shared(self, identifier: Identifier) -> bool:
-        known = self.owner(identifier)
-        return known is not None and known.shared
 
     def _cluster(self, event: PreparedEvent, top: Identifier, owners: dict[str, Identifier],
                  unowned: list[Identifier]) -> str:
@@ -251,7 +261,7 @@ class Resolver:
             cluster.append(top_owner)
             candidate = self._combined(candidate, self.facts[top_owner])
         refused: list[tuple[str, str]] = []
-        for profile_id, _identifier in sorted(owners.items(), key=lambda item: (item[1].priority, item[1])):
+        for profile_id in owners:
             if profile_id in cluster:
                 continue
             reason = self._allowed(candidate, self.facts[profile_id])
@@ -262,6 +272,8 @@ class Resolver:
                 refused.append((profile_id, reason))
         survivor = min(cluster, key=lambda p: (self.facts[p].new, self.facts[p].created_at, p)) if cluster \
             else self._new_profile()
+        if len(cluster) < 2 and not refused:
+            return survivor
         linking = sorted(set(event.identifiers))
         for profile_id in cluster:
             if profile_id != survivor:

@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers import loyalty
-from omniloom.customers.bulk import chunks, insert_rows, member, pair_member
+from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
 from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
 from omniloom.customers.identifiers import PRIORITY, Identifier
@@ -40,6 +40,7 @@ FACT_PROPERTIES = frozenset({"order_id", "total", "lines", "sku", "quantity", "l
 FACT_LINE_FIELDS = frozenset({"sku", "quantity", "unit_price"})
 ERASED = "erased"
 RAW_FIELDS = {"email": "email", "phone": "phone", "loyalty": "loyalty_id", "device": "device_id"}
+_PROFILES = cast(Table, CustomerProfile.__table__)
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,19 @@ def record_events(session: Session, *, events: Sequence[PreparedEvent], guards: 
     lock_identity_graph(session)
     fresh, duplicates = _without_duplicates(session, events)
     resolver = Resolver(session, clock=clock, guards=guards)
-    resolver.load(identifier for event in fresh for identifier in event.identifiers)
+    resolver.load(fresh)
     assigned = [resolver.resolve(event) for event in fresh]
     resolver.flush()
     now = resolver.now
-    rows = [{"event_id": event.event_id, "profile_id": resolver.find(profile), "origin_profile_id": origin,
+    owners = [(resolver.find(profile), origin) for profile, origin in assigned]
+    rows = [{"event_id": event.event_id, "profile_id": profile, "origin_profile_id": origin,
              "type": event.type, "channel": event.channel, "occurred_at": event.occurred_at, "received_at": now,
              "identifiers": event.raw_identifiers, "properties": event.properties}
-            for event, (profile, origin) in zip(fresh, assigned, strict=True)]
+            for event, (profile, origin) in zip(fresh, owners, strict=True)]
     insert_rows(session, cast(Table, CustomerEvent.__table__), rows)
-    _record_purchases(session, fresh, [(resolver.find(p), o) for p, o in assigned], now=now)
-    _apply_traits(session, fresh, [resolver.find(p) for p, _ in assigned], now=now)
-    by_index = {event.index: resolver.find(profile) for event, (profile, _) in zip(fresh, assigned, strict=True)}
+    _record_purchases(session, fresh, owners, now=now)
+    _apply_traits(session, fresh, [profile for profile, _ in owners], now=now)
+    by_index = {event.index: profile for event, (profile, _) in zip(fresh, owners, strict=True)}
     stored = _profiles_of_events(session, [event.event_id for event in duplicates])
     for event in duplicates:
         by_index[event.index] = stored[event.event_id]
@@ -135,14 +137,15 @@ def _record_purchases(session: Session, events: Sequence[PreparedEvent], owners:
 def _apply_traits(session: Session, events: Sequence[PreparedEvent], profiles: Sequence[str], *,
                   now: datetime) -> None:
     traits: dict[str, dict[str, Any]] = {}
-    for event, profile in sorted(zip(events, profiles, strict=True), key=lambda pair: pair[0].occurred_at):
-        if event.traits:
-            traits.setdefault(profile, {}).update(event.traits)
+    telling = [(event, profile) for event, profile in zip(events, profiles, strict=True) if event.traits]
+    for event, profile in sorted(telling, key=lambda pair: pair[0].occurred_at):
+        traits.setdefault(profile, {}).update(event.traits)
     if not traits:
         return
-    for row in session.scalars(select(CustomerProfile).where(CustomerProfile.id.in_(list(traits)))):
-        row.attributes = {**row.attributes, **traits[row.id]}
-        row.updated_at = now
+    stored = session.execute(select(CustomerProfile.id, CustomerProfile.attributes)
+                             .where(CustomerProfile.id.in_(list(traits)))).all()
+    update_rows(session, _PROFILES, [{"id": row.id, "attributes": {**row.attributes, **traits[row.id]},
+                                      "updated_at": now} for row in stored], key="id")
 
 
 # ---------------------------------------------------------------------------------------------- profiles
