@@ -22,6 +22,7 @@ from omniloom.catalog.schemas import (
     VariantCreate,
     VariantDetail,
     VariantOut,
+    VariantUpdate,
 )
 from omniloom.channels import service as channels
 from omniloom.platform.auth import Principal
@@ -59,7 +60,7 @@ def create_product(body: ProductCreate, _: AdminDep, db: DatabaseDep, clock: Clo
 
 @router.get("/products", response_model=Page[ProductOut])
 def list_products(
-    _: ReaderDep, db: DatabaseDep,
+    principal: ReaderDep, db: DatabaseDep,
     q: Annotated[str | None, Query(max_length=200, description="Matches title, brand or SKU.")] = None,
     brand: Annotated[str | None, Query(max_length=120)] = None,
     category: Annotated[str | None, Query(max_length=300)] = None,
@@ -71,14 +72,15 @@ def list_products(
         products, next_cursor = service.list_products(session, q=q, brand=brand, category=category,
                                                       status=status, limit=limit, cursor=cursor)
         prices = _listed_prices(session, (variant.sku for product in products for variant in product.variants))
-        return Page(items=[ProductOut.build(product, prices) for product in products], next_cursor=next_cursor)
+        return Page(items=[ProductOut.build(product, prices, with_cost=principal.is_admin) for product in products],
+                    next_cursor=next_cursor)
 
 
 @router.get("/products/{product_id}", response_model=ProductOut)
-def get_product(product_id: str, _: ReaderDep, db: DatabaseDep) -> ProductOut:
-    """One product with its variants, media, options and prices."""
+def get_product(product_id: str, principal: ReaderDep, db: DatabaseDep) -> ProductOut:
+    """One product with its variants, media, options and prices (costs for admin keys only)."""
     with db.read() as session:
-        return _product_out(session, service.get_product(session, product_id))
+        return _product_out(session, service.get_product(session, product_id), with_cost=principal.is_admin)
 
 
 @router.patch("/products/{product_id}", response_model=ProductOut)
@@ -97,22 +99,24 @@ def add_variant(product_id: str, body: VariantCreate, _: AdminDep, db: DatabaseD
     with db.write() as session:
         service.add_variant(session, product_id, body, clock=clock)
         pricing.set_default_prices(session, [body], clock=clock)
-        return _product_out(session, service.get_product(session, product_id))
+        return _product_out(session, service.get_product(session, product_id), with_cost=True)
 
 
 @router.get("/variants/{sku:path}", response_model=VariantDetail)
 def get_variant(sku: str, principal: ReaderDep, db: DatabaseDep) -> VariantDetail:
     """A variant with its product, its price on every price list and its channel listings."""
     with db.read() as session:
-        variant = service.get_variant(session, sku)
-        product = service.get_product(session, variant.product_id)
-        listings = service.listings_for_sku(session, sku)
-        if principal.kind == "channel":
-            listings = [listing for listing in listings if listing.channel_code == principal.subject]
-        base = VariantOut.build(variant, _listed_prices(session, [sku]).get(sku, []))
-        return VariantDetail(**base.model_dump(), product_id=product.id, product_title=product.title,
-                             product_status=product.status,
-                             listings=[ListingOut.build(listing) for listing in listings])
+        return _variant_detail(session, sku, principal)
+
+
+@router.patch("/variants/{sku:path}", response_model=VariantDetail)
+def update_variant(sku: str, body: VariantUpdate, principal: AdminDep, db: DatabaseDep,
+                   clock: ClockDep) -> VariantDetail:
+    """Change a variant's MPN, weight or cost (null clears one); only the fields sent change. The answer is the
+    variant as ``GET /variants/{sku}`` gives it."""
+    with db.write() as session:
+        service.update_variant(session, sku, body, clock=clock)
+        return _variant_detail(session, sku, principal)
 
 
 @router.put("/channels/{code}/listings/{sku:path}", response_model=ListingOut)
@@ -142,12 +146,25 @@ def _listed_prices(session: Session, skus: Iterable[str]) -> dict[str, list[List
     }
 
 
-def _product_out(session: Session, product: Product) -> ProductOut:
-    return ProductOut.build(product, _listed_prices(session, (variant.sku for variant in product.variants)))
+def _variant_detail(session: Session, sku: str, principal: Principal) -> VariantDetail:
+    variant = service.get_variant(session, sku)
+    product = service.get_product(session, variant.product_id)
+    listings = service.listings_for_sku(session, sku)
+    if principal.kind == "channel":
+        listings = [listing for listing in listings if listing.channel_code == principal.subject]
+    base = VariantOut.build(variant, _listed_prices(session, [sku]).get(sku, []), with_cost=principal.is_admin)
+    return VariantDetail(**base.model_dump(), product_id=product.id, product_title=product.title,
+                         product_status=product.status, listings=[ListingOut.build(listing) for listing in listings])
+
+
+def _product_out(session: Session, product: Product, *, with_cost: bool) -> ProductOut:
+    return ProductOut.build(product, _listed_prices(session, (variant.sku for variant in product.variants)),
+                            with_cost=with_cost)
 
 
 def _saved_product_out(session: Session, product: Product) -> ProductOut:
-    saved = _product_out(session, product)
+    """The answer to an admin's save, with the channels' warnings."""
+    saved = _product_out(session, product, with_cost=True)
     saved.channel_warnings = _channel_warnings(session, [variant.sku for variant in product.variants])
     return saved
 

@@ -43,6 +43,17 @@ class VariantCreated(DomainEvent):
         return f"sku:{self.sku}"
 
 
+class VariantUpdated(DomainEvent):
+    event_type: ClassVar[str] = "variant.updated"
+
+    sku: str
+    product_id: str
+    fields: list[str]
+
+    def subject(self) -> str:
+        return f"sku:{self.sku}"
+
+
 class ListingChanged(DomainEvent):
     event_type: ClassVar[str] = "listing.changed"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from omniloom.platform.db import Base, JSONData, UTCDateTime
@@ -52,6 +52,8 @@ class Variant(Base):
     mpn: Mapped[str | None] = mapped_column(String(70))
     options: Mapped[dict[str, str]] = mapped_column(JSONData, default=dict)
     weight_grams: Mapped[int | None]
+    cost_amount: Mapped[int | None] = mapped_column(BigInteger)
+    cost_currency: Mapped[str | None] = mapped_column(String(3))
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

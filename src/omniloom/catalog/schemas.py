@@ -23,6 +23,9 @@ OptionValue = Annotated[str, Field(min_length=1, max_length=120)]
 AttributeName = Annotated[str, Field(min_length=1, max_length=100)]
 Attributes = Annotated[dict[AttributeName, Any], Field(max_length=200)]
 ProductStatus = Literal["active", "archived"]
+Grams = Annotated[int, Field(ge=0, le=1_000_000_000)]
+COST_DESCRIPTION = ("What one unit costs the retailer, for margin rules (a channel's feed may leave out items "
+                    "below a margin). Only admin keys see it; others read null.")
 
 
 def check_web_address(url: str) -> str:
@@ -48,7 +51,8 @@ class VariantCreate(BaseModel):
     options: Annotated[dict[OptionName, OptionValue], Field(max_length=20)] = Field(default_factory=dict)
     price: Money
     compare_at_amount: MinorUnits | None = None
-    weight_grams: Annotated[int, Field(ge=0, le=1_000_000_000)] | None = None
+    weight_grams: Grams | None = None
+    cost: Money | None = Field(default=None, description=COST_DESCRIPTION)
 
     @field_validator("compare_at_amount")
     @classmethod
@@ -90,6 +94,16 @@ class ProductUpdate(BaseModel):
         if value is None:
             raise ValueError("must not be null")
         return value
+
+
+class VariantUpdate(BaseModel):
+    """Only the fields sent change; null clears one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mpn: Annotated[str, Field(min_length=1, max_length=70)] | None = None
+    weight_grams: Grams | None = None
+    cost: Money | None = Field(default=None, description=COST_DESCRIPTION)
 
 
 class ListingUpdate(BaseModel):
@@ -134,6 +148,7 @@ class VariantOut(BaseModel):
     mpn: str | None
     options: dict[str, str]
     weight_grams: int | None
+    cost: Money | None = Field(description=COST_DESCRIPTION)
     price: Money | None = Field(description="The price on the default price list (first such list).")
     compare_at_amount: int | None
     prices: list[ListedPrice]
@@ -141,11 +156,14 @@ class VariantOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def build(cls, variant: Variant, prices: Sequence[ListedPrice]) -> VariantOut:
+    def build(cls, variant: Variant, prices: Sequence[ListedPrice], *, with_cost: bool) -> VariantOut:
+        """``with_cost``: whether the reader may see the variant's cost (admin keys only)."""
         default = next((price for price in prices if price.default_list), None)
+        cost = Money(amount=variant.cost_amount, currency=variant.cost_currency) \
+            if with_cost and variant.cost_amount is not None and variant.cost_currency else None
         return cls(
             id=variant.id, sku=variant.sku, gtin=variant.gtin, mpn=variant.mpn, options=variant.options,
-            weight_grams=variant.weight_grams, prices=list(prices),
+            weight_grams=variant.weight_grams, cost=cost, prices=list(prices),
             price=Money(amount=default.amount, currency=default.currency) if default else None,
             compare_at_amount=default.compare_at_amount if default else None,
             created_at=variant.created_at, updated_at=variant.updated_at,
@@ -181,14 +199,15 @@ class ProductOut(BaseModel):
         "active channel with a feed would object to in the variants. Empty elsewhere.")
 
     @classmethod
-    def build(cls, product: Product, prices: Mapping[str, Sequence[ListedPrice]]) -> ProductOut:
+    def build(cls, product: Product, prices: Mapping[str, Sequence[ListedPrice]], *, with_cost: bool) -> ProductOut:
         return cls(
             id=product.id, title=product.title, description=product.description, brand=product.brand,
             category=product.category, status=product.status,
             attributes=product.attributes,
             media=[MediaOut(url=item.url, alt=item.alt) for item in product.media],
             options=option_summary(variant.options for variant in product.variants),
-            variants=[VariantOut.build(variant, prices.get(variant.sku, ())) for variant in product.variants],
+            variants=[VariantOut.build(variant, prices.get(variant.sku, ()), with_cost=with_cost)
+                      for variant in product.variants],
             created_at=product.created_at, updated_at=product.updated_at,
         )
 

@@ -10,10 +10,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from omniloom.catalog.errors import GtinTaken, ListingIdTaken, ProductNotFound, SkuTaken, VariantNotFound
-from omniloom.catalog.events import ListingChanged, ProductCreated, ProductUpdated, VariantCreated
+from omniloom.catalog.events import ListingChanged, ProductCreated, ProductUpdated, VariantCreated, VariantUpdated
 from omniloom.catalog.gtin import equivalent_forms
 from omniloom.catalog.models import ChannelListing, Product, ProductMedia, Variant
-from omniloom.catalog.schemas import ListingUpdate, MediaIn, ProductCreate, ProductUpdate, VariantCreate
+from omniloom.catalog.schemas import (
+    ListingUpdate,
+    MediaIn,
+    ProductCreate,
+    ProductUpdate,
+    VariantCreate,
+    VariantUpdate,
+)
 from omniloom.platform.clock import Clock
 from omniloom.platform.errors import Conflict, FieldError, InvalidInput
 from omniloom.platform.ids import new_id
@@ -102,6 +109,27 @@ def update_product(session: Session, product_id: str, data: ProductUpdate, *, cl
     return product
 
 
+def update_variant(session: Session, sku: str, data: VariantUpdate, *, clock: Clock) -> Variant:
+    """Change the fields sent in ``data`` (null clears one); records ``variant.updated`` naming the fields that
+    changed (names only: events reach channels, which may not see costs)."""
+    variant = get_variant(session, sku)
+    changed: list[str] = []
+    for name in sorted(data.model_fields_set):
+        if name == "cost":
+            columns = {"cost_amount": data.cost.amount if data.cost else None,
+                       "cost_currency": data.cost.currency if data.cost else None}
+        else:
+            columns = {name: getattr(data, name)}
+        if any(getattr(variant, column) != value for column, value in columns.items()):
+            changed.append(name)
+            for column, value in columns.items():
+                setattr(variant, column, value)
+    if changed:
+        variant.updated_at = clock.now()
+        record(session, VariantUpdated(sku=variant.sku, product_id=variant.product_id, fields=changed), clock=clock)
+    return variant
+
+
 def get_variant(session: Session, sku: str) -> Variant:
     """The variant with this SKU; raises VariantNotFound."""
     variant = session.scalars(select(Variant).where(Variant.sku == sku)).one_or_none()
@@ -168,18 +196,26 @@ def listings_for_sku(session: Session, sku: str) -> list[ChannelListing]:
         select(ChannelListing).where(ChannelListing.sku == sku).order_by(ChannelListing.channel_code)))
 
 
-def feed_variants(*, channel_code: str) -> Subquery:
-    """Every active variant with its product's facts and the channel's listing overrides (one row per variant,
-    columns named for what they are), for a feed query to join prices and stock to by ``sku``."""
+def feed_variants(*, channel_code: str, dialect: str) -> Subquery:
+    """Every active variant with its product's facts, its product's media and the channel's listing overrides (one
+    row per variant, columns named for what they are), for a feed query to join prices and stock to by ``sku``.
+
+    ``media`` is a JSON array of ``[position, url]`` pairs (in no particular order; null without media): SQLite
+    before 3.44 cannot order inside an aggregate."""
     listing = ChannelListing.__table__.alias("listing")
+    pair, pairs = ((func.json_build_array, func.json_agg) if dialect == "postgresql"
+                   else (func.json_array, func.json_group_array))
+    media = (select(ProductMedia.product_id, pairs(pair(ProductMedia.position, ProductMedia.url)).label("media"))
+             .group_by(ProductMedia.product_id).subquery("media"))
     return (
         select(Variant.sku, Variant.id.label("variant_id"), Variant.product_id, Variant.gtin, Variant.mpn,
                Variant.options, Variant.weight_grams, Product.title, Product.description, Product.brand,
-               Product.category, Product.attributes, listing.c.listing_id,
+               Product.category, Product.attributes, media.c.media, listing.c.listing_id,
                listing.c.title.label("listing_title"), listing.c.description.label("listing_description"),
                listing.c.category.label("listing_category"), listing.c.attributes.label("listing_attributes"),
                func.coalesce(listing.c.excluded, False).label("listing_excluded"))
         .join_from(Variant, Product, Product.id == Variant.product_id)
+        .outerjoin(media, media.c.product_id == Variant.product_id)
         .outerjoin(listing, and_(listing.c.channel_code == channel_code, listing.c.sku == Variant.sku))
         .where(Product.status == "active")
         .subquery("feed_variants")
@@ -192,17 +228,6 @@ def active_variant_count(session: Session) -> int:
                           .where(Product.status == "active")) or 0
 
 
-def media_of_products(session: Session, product_ids: Iterable[str]) -> dict[str, list[str]]:
-    """The media URLs of each product in display order (products without media are absent)."""
-    media: dict[str, list[str]] = {}
-    rows = session.execute(select(ProductMedia.product_id, ProductMedia.url)
-                           .where(ProductMedia.product_id.in_(set(product_ids)))
-                           .order_by(ProductMedia.product_id, ProductMedia.position))
-    for product_id, url in rows:
-        media.setdefault(product_id, []).append(url)
-    return media
-
-
 def _products() -> Select[Product]:
     return select(Product).options(selectinload(Product.media), selectinload(Product.variants))
 
@@ -213,7 +238,9 @@ def _media_rows(media: Sequence[MediaIn]) -> list[ProductMedia]:
 
 def _variant_row(data: VariantCreate, position: int, now: Any) -> Variant:
     return Variant(id=new_id("var"), sku=data.sku, gtin=data.gtin, mpn=data.mpn, options=dict(data.options),
-                   weight_grams=data.weight_grams, position=position, created_at=now, updated_at=now)
+                   weight_grams=data.weight_grams, cost_amount=data.cost.amount if data.cost else None,
+                   cost_currency=data.cost.currency if data.cost else None, position=position, created_at=now,
+                   updated_at=now)
 
 
 def _record_variants_created(session: Session, variants: Iterable[Variant], *, clock: Clock) -> None:

@@ -103,6 +103,8 @@ def products(seed: int, *, count: int = 320) -> Iterator[dict[str, Any]]:
                 "weight_grams": family.weight_grams + rng.randint(-40, 40),
                 "price": {"amount": price, "currency": "EUR"},
                 "compare_at_amount": price + rng.choice([1000, 1500, 2000]) if on_sale else None,
+                # 40-64% of the price, varied without drawing from rng (the rest of the demo stays as it was)
+                "cost": {"amount": price * (40 + item * 7 % 25) // 100, "currency": "EUR"},
             })
         slug = f"{brand}-{title}".lower().replace(" ", "-").replace("&", "and")
         yield {
