@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -28,6 +27,7 @@ from omniloom.platform.http import (
     document_problems,
     install_error_handlers,
 )
+from omniloom.platform.runtime import tune_garbage_collection
 from omniloom.platform.schema import ensure_migrated
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.pricing.api import router as pricing_router
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         database = Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
     ensure_migrated(database.engine)
     app = FastLaneApp(title="Omniloom", version=__version__, description=DESCRIPTION,
-                      openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, lifespan=_tune_garbage_collection)
+                      openapi_url="/openapi.json", docs_url="/docs", redoc_url=None, lifespan=_started)
     app.state.settings = settings
     app.state.database = database
     app.state.clock = clock or SystemClock()
@@ -68,15 +68,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 
 @asynccontextmanager
-async def _tune_garbage_collection(_app: FastLaneApp) -> AsyncIterator[None]:
-    """Once the server has started: leave what start-up built (routes, models, schemas, compiled statements, a few
-    hundred thousand objects that live as long as the process) out of the collector's scans, and collect the young
-    generation every 10,000 allocations instead of 700. A request allocates thousands of short-lived objects (an
-    event batch, hundreds of thousands), which reference counting frees anyway; at the default threshold the cycle
-    collector ran so often that it took about a fifth of an API process's CPU."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
+async def _started(_app: FastLaneApp) -> AsyncIterator[None]:
+    """Once the server has started: what start-up built stays out of the garbage collector's way."""
+    tune_garbage_collection()
     yield
 
 

@@ -22,6 +22,7 @@ from omniloom.platform.auth import create_api_key, list_api_keys, revoke_api_key
 from omniloom.platform.clock import SystemClock
 from omniloom.platform.db import Database, make_engine
 from omniloom.platform.errors import OmniloomError
+from omniloom.platform.runtime import tune_garbage_collection
 from omniloom.platform.schema import ensure_migrated, upgrade
 from omniloom.platform.settings import Settings, get_settings
 from omniloom.syndication import exports
@@ -273,6 +274,7 @@ def main() -> None:
         sys.exit(2)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    tune_garbage_collection()
     try:
         app()
     except OmniloomError as error:

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from omniloom.platform.runtime import YOUNG_GENERATION_THRESHOLD
+
 
 @pytest.fixture
 def restored_gc() -> Iterator[None]:
@@ -25,4 +27,4 @@ def test_start_up_freezes_its_objects_and_collects_the_young_generation_less_oft
     with client:  # runs the lifespan, as the server does
         assert client.get("/health").status_code == 200
         assert gc.get_freeze_count() > 10_000
-        assert gc.get_threshold() == (10_000, 20, 20)
+        assert gc.get_threshold() == (YOUNG_GENERATION_THRESHOLD, 20, 20)
