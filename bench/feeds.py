@@ -5,13 +5,16 @@ and an ads channel selling from every store. Then, each in its own process so th
 alone:
 
 1. the first ``omniloom feeds export`` (which also records the baseline the deltas compare with);
-2. the floor: the feed's own source query streamed from the database and written by ``csv.writer`` with no feed
-   logic at all, the fastest the database and Python can hand over the same rows;
+2. the floor: the feed's own source query streamed from the database as the feed reads it (plain DB-API tuples)
+   and written by ``csv.writer`` with no feed logic at all, the fastest the database and Python can hand over the
+   same rows;
 3. the steady-state full feed (``omniloom feeds export CHANNEL --format google_tsv``);
 4. 1% of the prices change (through the pricing service, so the outbox records them), then the delta
    (``--since`` the cursor of step 3).
 
 ``ratio`` is the feed's rows/s over the floor's. Goals: ratio >= 0.5, >= 100,000 rows/s, peak memory < 300 MB.
+``cpu_us_per_row`` is each process's CPU time less that of starting the same process without work (its imports),
+per row: the steadier figure on a shared machine.
 
 Usage: ``python bench/feeds.py [--database-url URL] [--variants 1000000] [--stores 20]``
 """
@@ -140,14 +143,14 @@ def gtin(number: int) -> str:
 
 
 def floor(database_url: str, out: str) -> None:
-    """The feed's source rows, dumped by ``csv.writer`` without any feed logic (run in its own process)."""
+    """The feed's source rows, fetched as the feed fetches them (plain DB-API tuples of its own query, JSON as
+    text) and dumped by ``csv.writer`` without any feed logic (run in its own process)."""
     database = Database(make_engine(database_url))
     with database.read() as session, open(out, "w", encoding="utf-8", newline="") as file:
         channel = syndication.feed_channel(session, CHANNEL)
-        statement = syndication.source_statement(session, channel)
         writer = csv.writer(file, delimiter="\t", lineterminator="\n")
-        for row in session.execute(statement, execution_options={"yield_per": syndication.BATCH}):
-            writer.writerow(row)
+        for batch in syndication.source_rows(session, channel):
+            writer.writerows(batch)
 
 
 def timed_process(command: list[str], database_url: str) -> dict[str, Any]:
@@ -190,6 +193,11 @@ def change_prices(database_url: str, skus: list[str], share: float, seed_value: 
     return len(chosen)
 
 
+def cpu_per_row(run: dict[str, Any]) -> float:
+    """Microseconds of the process's CPU per row, less what its start (imports) costs."""
+    return round((run["cpu_seconds"] - run["start_cpu_seconds"]) / run["rows"] * 1e6, 2) if run["rows"] else 0.0
+
+
 def per_second(rows: int, seconds: float) -> int:
     return round(rows / seconds) if seconds else 0
 
@@ -214,6 +222,9 @@ def main() -> None:
         floor_run.pop("stderr")
         log("full feed")
         full = export(url, out / "full.tsv")
+        log("start-up cost of each process (the same imports, no rows)")
+        full["start_cpu_seconds"] = timed_process(cli_command("feeds", "export", "--help"), url)["cpu_seconds"]
+        floor_run["start_cpu_seconds"] = timed_process([sys.executable, __file__, "--help"], url)["cpu_seconds"]
         log(f"changing {args.changed:.0%} of the prices")
         changed = change_prices(url, skus, args.changed, args.seed)
         log("delta")
@@ -225,9 +236,10 @@ def main() -> None:
         "benchmark": "feeds", "database": "postgresql" if url.startswith("postgresql") else "sqlite",
         "variants": args.variants, "stores": args.stores, "machine": facts,
         "first_export_with_baseline": {key: first[key] for key in ("seconds", "rows", "peak_mb", "cpu_seconds")},
-        "floor_csv_writer": {**floor_run, "rows_per_second": floor_rate},
-        "full_feed": {key: full[key] for key in ("seconds", "rows", "peak_mb", "cpu_seconds")}
-        | {"rows_per_second": full_rate},
+        "floor_csv_writer": {**floor_run, "rows_per_second": floor_rate,
+                             "cpu_us_per_row": cpu_per_row(floor_run)},
+        "full_feed": {key: full[key] for key in ("seconds", "rows", "peak_mb", "cpu_seconds", "start_cpu_seconds")}
+        | {"rows_per_second": full_rate, "cpu_us_per_row": cpu_per_row(full)},
         "delta_after_price_changes": {"prices_changed": changed, "rows": delta["rows"], "seconds": delta["seconds"],
                                       "share_of_full_feed_time": round(delta["seconds"] / full["seconds"], 3)},
         "ratio": ratio,

@@ -176,3 +176,24 @@ def test_image_base_attribute_map_and_listing_overrides(admin: TestClient, produ
             items["TEE-RED-M"]["attributes"]["color"]) == (
         "Red tee, medium", "Apparel & Accessories > Clothing", "Crimson")
     assert items["TEE-RED-L"]["title"] == "Loom Tee – Red L"
+
+
+def test_images_follow_their_positions_and_link_values_are_url_encoded(admin: TestClient,
+                                                                        product_ids: dict[str, str]) -> None:
+    urls = [f"https://cdn.example.com/mug-{number}.jpg" for number in (12, 3, 7, 1, 11, 5, 9, 2, 10, 4, 8, 6)]
+    assert admin.patch(f"/products/{product_ids['mug']}",
+                       json={"media": [{"url": url} for url in urls]}).status_code == 200
+    settings = {**feed_catalog.FEED_SETTINGS, "link_template": "https://shop.example.com/p/{sku}?c={options[colour]}"}
+    assert admin.patch("/channels/google", json={"feed_settings": settings}).status_code == 200
+    created = admin.post("/products", json={
+        "title": "Scarf", "description": "Wool scarf", "brand": "Loom", "media": [{"url": "https://cdn.example.com/s.jpg"}],
+        "variants": [{"sku": "SCARF-1", "options": {"colour": "Blå/grøn & rood"},
+                      "price": {"amount": 2500, "currency": "EUR"}}]})
+    assert created.status_code == 201, created.text
+
+    items = {item["id"]: item for item in json.loads(feed(admin, "json"))["items"]}
+
+    assert items["MUG-1"]["image_link"] == "https://cdn.example.com/mug-12.jpg"
+    assert items["MUG-1"]["additional_image_links"] == urls[1:11]
+    assert items["SCARF-1"]["link"] == "https://shop.example.com/p/SCARF-1?c=Bl%C3%A5%2Fgr%C3%B8n%20%26%20rood"
+    assert items["TEE-RED-M"]["link"] == "https://shop.example.com/p/TEE-RED-M?c=Red"

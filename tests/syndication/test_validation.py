@@ -343,3 +343,13 @@ def test_has_errors_ignores_warnings() -> None:
     assert has_errors([warning("sale_price", "w"), error("gtin", "e")]) is True
     assert has_errors([warning("sale_price", "w")]) is False
     assert has_errors([]) is False
+
+
+def test_one_validator_checks_each_address_of_a_stream_of_items() -> None:
+    validator = Validator("google", currency="EUR")
+    good, bad = "https://cdn.example.com/img/tee-red.jpg", "https://cdn.example.com/img/tée.jpg"
+    skus = ("TEE-1", "TEE-2", "TEE-3", "TEE-4")
+    results = [validator.check(feed_item(id=sku, image_link=image))
+               for sku, image in zip(skus, (good, good, bad, good), strict=True)]
+
+    assert [[problem.attribute for problem in problems] for problems in results] == [[], [], ["image_link"], []]

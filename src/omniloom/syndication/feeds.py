@@ -52,7 +52,7 @@ def full_feed(session: Session, channel: Channel, writer: Writer, *, target: Tar
     validator = Validator(target, currency=channel.currency)
     yield writer.begin()
     for batch in item_batches(session, channel):
-        valid = [item for item in batch if not has_errors(validator.check(item))]
+        valid = [item for item in batch if not _has_errors(validator, item)]
         yield writer.upsert_all(valid, _stores(session, channel, writer, valid))
         count.add(written=len(valid), left_out=len(batch) - len(valid))
     yield writer.end()
@@ -93,3 +93,8 @@ def feed_issues(session: Session, channel: Channel, *, target: Target, severity:
 def _stores(session: Session, channel: Channel, writer: Writer, items: list[FeedItem]
             ) -> dict[str, list[LocationShare]]:
     return store_stock(session, channel, [item.id for item in items]) if writer.wants_stores and items else {}
+
+
+def _has_errors(validator: Validator, item: FeedItem) -> bool:
+    problems = validator.check(item)
+    return bool(problems) and has_errors(problems)

@@ -45,6 +45,7 @@ def decimal_amount(amount: int, currency: str) -> str:
     return f"{sign}{whole}.{fraction:0{digits}d}"
 
 
+@lru_cache(maxsize=1 << 16)
 def price_text(amount: int | None, currency: str) -> str:
     """A price the way Google and Meta want it: ``19.99 EUR``; empty when there is none."""
     return "" if amount is None else f"{decimal_amount(amount, currency)} {currency}"
@@ -138,14 +139,16 @@ GOOGLE_COLUMNS = (
 )
 
 
+_NO_VALUES = ("",) * len(VARIANT_ATTRIBUTES)
+
+
 def _google_values(item: FeedItem) -> list[str]:
-    attributes = item.attributes
     return [
         item.id, item.title, item.description, item.link, item.image_link or "",
         ",".join(item.additional_image_links), item.availability, price_text(item.price, item.currency),
         price_text(item.sale_price, item.currency), item.brand or "", item.gtin or "", item.mpn or "",
         "" if item.identifier_exists else "no", item.condition, item.item_group_id,
-        *[attributes.get(name, "") for name in VARIANT_ATTRIBUTES],
+        *map(item.attributes.get, VARIANT_ATTRIBUTES, _NO_VALUES),
         item.product_type or "", item.google_product_category or "",
         f"{item.shipping_weight_grams} g" if item.shipping_weight_grams is not None else "",
     ]

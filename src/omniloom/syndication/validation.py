@@ -107,6 +107,9 @@ def text_limits(channel: str, limits: Iterable[TextLimit]) -> Rule:
 def web_addresses(channel: str, attributes: Iterable[tuple[str, bool]]) -> Rule:
     """Each (attribute, required) row: the value is an absolute http(s) address of at most 2000 characters."""
     rows = tuple((attribute, attrgetter(attribute), required) for attribute, required in attributes)
+    # The last valid address of each attribute: the items of one product share their images, so an address that
+    # did not change is not checked again.
+    valid = dict.fromkeys(attribute for attribute, _read, _required in rows)
 
     def rule(item: FeedItem, problems: list[Problem]) -> None:
         for attribute, read, required in rows:
@@ -115,8 +118,12 @@ def web_addresses(channel: str, attributes: Iterable[tuple[str, bool]]) -> Rule:
                 if required:
                     problems.append(Problem(item.id, "error", attribute,
                                             f"{attribute} is missing; {channel} requires it"))
+            elif value == valid[attribute]:
+                continue
             elif len(value) > MAX_WEB_ADDRESS or not _is_web_address(value):
                 problems.append(Problem(item.id, "error", attribute, _web_address_problem(attribute, value)))
+            else:
+                valid[attribute] = value
     return rule
 
 
