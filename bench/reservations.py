@@ -554,12 +554,21 @@ def measure_scenario(name: str, args: argparse.Namespace, context: dict[str, Any
         "ratio": round(ratio, 3),
         "goal": GOALS[name],
         "goal_met": ratio >= GOALS[name],
+        "cpu_ratio": _cpu_ratio(raw_cpu, api_cpu),
         "database_check": check,
     }
 
 
+def _cpu_ratio(raw_cpu: dict[str, Any], api_cpu: dict[str, Any]) -> float | None:
+    """The raw update's machine CPU per operation over the reservation's (API, database and client together):
+    the ratio when both sides are CPU-bound on a machine running nothing else, which a shared machine hides."""
+    def total(cpu: dict[str, Any]) -> float:
+        return sum(value for key, value in cpu.items() if key.endswith("_ms_per_op") and value is not None)
+    return round(total(raw_cpu) / total(api_cpu), 3) if total(api_cpu) else None
+
+
 def http_floor(args: argparse.Namespace, context: dict[str, Any]) -> dict[str, Any]:
-    """The same POST without a key: HTTP, routing, one dependency and the problem answer, but no database work."""
+    """The same POST without a key: HTTP, the fast lane, the key check and the problem answer, no database work."""
     seconds = max(1.0, args.seconds / 2)
     log(f"HTTP floor: unauthenticated POSTs, {args.clients} clients, {seconds:.0f}s")
     meter = CpuMeter(context["server"])
