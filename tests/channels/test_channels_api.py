@@ -61,7 +61,8 @@ def test_create_channel_with_policy_and_feed_settings(admin: TestClient, databas
     assert (channel["safety_stock"], channel["max_exposed"], channel["allow_backorder"]) == (2, 10, True)
     assert channel["feed_settings"] == {**FEED, "image_base": None, "low_stock_threshold": 5,
                                         "exclusions": {"skus": [], "brands": ["NoFeed"], "categories": [],
-                                                       "out_of_stock": False, "below_amount": None}}
+                                                       "out_of_stock": False, "below_amount": None,
+                                                       "min_margin_percent": None}}
     with database.write() as session:
         events = recorded_events(session, types=["channel.created"])
     assert [(event.subject, event.payload) for event in events] == [("channel:google", {
@@ -106,6 +107,8 @@ def test_create_channel_with_policy_and_feed_settings(admin: TestClient, databas
     ({"feed_settings": {"link_template": "https://s.example.com/{sku}", "exclusions": {"below_amount": -5}}},
      [{"field": "feed_settings.exclusions.below_amount",
        "message": "Input should be greater than or equal to 0"}]),
+    ({"feed_settings": {"link_template": "https://s.example.com/{sku}", "exclusions": {"min_margin_percent": 100}}},
+     [{"field": "feed_settings.exclusions.min_margin_percent", "message": "Input should be less than 100"}]),
 ])
 def test_invalid_channels_are_refused_naming_the_field(
     admin: TestClient, database: Database, overrides: dict[str, Any], errors: list[dict[str, str]]
@@ -194,7 +197,8 @@ def test_patch_changes_policy_and_records_channel_updated(
     assert channel["updated_at"] == "2026-11-30T10:05:00Z"
     feed = {"link_template": "https://shop.example.com/{sku}", "image_base": None, "title_template": None,
             "attribute_map": {}, "category_map": {}, "low_stock_threshold": 5,
-            "exclusions": {"skus": [], "brands": [], "categories": [], "out_of_stock": False, "below_amount": None}}
+            "exclusions": {"skus": [], "brands": [], "categories": [], "out_of_stock": False, "below_amount": None,
+                           "min_margin_percent": None}}
     assert channel["feed_settings"] == feed
     admin.patch("/channels/amazon", json={"safety_stock": 3})
     with database.write() as session:

@@ -65,6 +65,22 @@ def test_a_price_change_sends_that_item_only(admin: TestClient) -> None:
 
 
 @pytest.mark.usefixtures("product_ids")
+def test_a_cost_change_across_the_margin_rule_deletes_and_restores_the_item(admin: TestClient) -> None:
+    settings = {**feed_catalog.FEED_SETTINGS, "exclusions": {"min_margin_percent": 20}}
+    assert admin.patch("/channels/google", json={"feed_settings": settings}).status_code == 200
+    cursor = cursor_now(admin)
+
+    assert admin.patch("/variants/TEE-RED-M", json={"cost": {"amount": 1700, "currency": "EUR"}}).status_code == 200
+    items, cursor = delta(admin, cursor)
+    assert [(item["id"], item["action"]) for item in items] == [("TEE-RED-M", "delete")]
+
+    assert admin.patch("/variants/TEE-RED-M", json={"cost": None}).status_code == 200
+    items, cursor = delta(admin, cursor)
+    assert [(item["id"], item["action"]) for item in items] == [("TEE-RED-M", "upsert")]
+    assert delta(admin, cursor)[0] == []
+
+
+@pytest.mark.usefixtures("product_ids")
 def test_stock_counts_only_when_it_crosses_the_threshold_or_sells_out(admin: TestClient) -> None:
     cursor = cursor_now(admin)
     move(admin, "TEE-RED-M", "WH-1", 5, "receipt")        # 12 → 17: above the threshold (5) both times

@@ -144,6 +144,27 @@ def test_exclusions_leave_items_out(admin: TestClient, product_ids: dict[str, st
     assert [item["id"] for item in items] == left
 
 
+def test_a_margin_rule_leaves_out_items_below_it_at_the_price_the_channel_sells_at(
+        admin: TestClient, product_ids: dict[str, str]) -> None:
+    # TEE-RED-M sells at 19.99 (cost 15.00: a 24.96% margin), TEE-RED-L on sale at 14.99 (cost 12.00: 19.9%);
+    # MUG-1's cost is in another currency than the channel's, so its margin is unknown and it stays.
+    for sku, cost in (("TEE-RED-M", {"amount": 1500, "currency": "EUR"}),
+                      ("TEE-RED-L", {"amount": 1200, "currency": "EUR"}),
+                      ("MUG-1", {"amount": 800, "currency": "USD"})):
+        assert admin.patch(f"/variants/{sku}", json={"cost": cost}).status_code == 200
+    settings = {**feed_catalog.FEED_SETTINGS, "exclusions": {"min_margin_percent": 22.5}}
+    assert admin.patch("/channels/google", json={"feed_settings": settings}).status_code == 200
+
+    assert [item["id"] for item in json.loads(feed(admin, "json"))["items"]] == ["MUG-1", "TEE-RED-M"]
+
+    settings["exclusions"] = {"min_margin_percent": 24.9}
+    assert admin.patch("/channels/google", json={"feed_settings": settings}).status_code == 200
+    assert [item["id"] for item in json.loads(feed(admin, "json"))["items"]] == ["MUG-1", "TEE-RED-M"]
+    settings["exclusions"] = {"min_margin_percent": 25}
+    assert admin.patch("/channels/google", json={"feed_settings": settings}).status_code == 200
+    assert [item["id"] for item in json.loads(feed(admin, "json"))["items"]] == ["MUG-1"]
+
+
 def test_safety_stock_and_cap_shape_the_quantities(admin: TestClient, product_ids: dict[str, str]) -> None:
     assert admin.patch("/channels/google", json={"safety_stock": 1, "max_exposed": 8}).status_code == 200
 

@@ -197,8 +197,9 @@ def listings_for_sku(session: Session, sku: str) -> list[ChannelListing]:
 
 
 def feed_variants(*, channel_code: str, dialect: str) -> Subquery:
-    """Every active variant with its product's facts, its product's media and the channel's listing overrides (one
-    row per variant, columns named for what they are), for a feed query to join prices and stock to by ``sku``.
+    """Every active variant with its product's facts, its product's media, the channel's listing overrides and its
+    unit cost (one row per variant, columns named for what they are), for a feed query to join prices and stock to
+    by ``sku``.
 
     ``media`` is a JSON array of ``[position, url]`` pairs (in no particular order; null without media): SQLite
     before 3.44 cannot order inside an aggregate."""
@@ -213,7 +214,8 @@ def feed_variants(*, channel_code: str, dialect: str) -> Subquery:
                Product.category, Product.attributes, media.c.media, listing.c.listing_id,
                listing.c.title.label("listing_title"), listing.c.description.label("listing_description"),
                listing.c.category.label("listing_category"), listing.c.attributes.label("listing_attributes"),
-               func.coalesce(listing.c.excluded, False).label("listing_excluded"))
+               func.coalesce(listing.c.excluded, False).label("listing_excluded"), Variant.cost_amount,
+               Variant.cost_currency)
         .join_from(Variant, Product, Product.id == Variant.product_id)
         .outerjoin(media, media.c.product_id == Variant.product_id)
         .outerjoin(listing, and_(listing.c.channel_code == channel_code, listing.c.sku == Variant.sku))

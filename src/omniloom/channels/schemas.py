@@ -72,6 +72,10 @@ class FeedExclusions(BaseModel):
     below_amount: Annotated[int | None, Field(ge=0, le=10**15)] = Field(
         default=None, description="Leave out items selling for less than this, in minor units of the channel's "
                                   "currency (cheap items whose margin a marketplace's fees would eat).")
+    min_margin_percent: Annotated[float | None, Field(ge=0, lt=100)] = Field(
+        default=None, description="Leave out items whose margin, (price − cost) ÷ price at the price the channel "
+                                  "sells at, is below this percentage. Items without a cost in the channel's "
+                                  "currency stay in (their margin is unknown).")
 
 
 class FeedSettings(BaseModel):

@@ -114,6 +114,8 @@ class SourceRow(NamedTuple):
     listing_category: str | None
     listing_attributes: str | None
     listing_excluded: bool
+    cost_amount: int | None
+    cost_currency: str | None
     amount: int | None
     compare_at_amount: int | None
     available: int | None
@@ -236,6 +238,7 @@ class _Builder:
         self.excluded_categories = tuple(exclusions.categories)
         self.drop_out_of_stock = exclusions.out_of_stock
         self.below_amount = exclusions.below_amount
+        self.min_margin_percent = exclusions.min_margin_percent
         self.cap = channel.policy.max_exposed
         self.products: dict[str, _Product] = {}
         self.mapped: dict[str, dict[str, str]] = {}
@@ -245,7 +248,7 @@ class _Builder:
         channel's exclusions leave it out."""
         (sku, _variant_id, product_id, gtin, mpn, options, weight_grams, title, _description, _brand, _category,
          _attributes, _media, listing_id, listing_title, listing_description, listing_category, listing_attributes,
-         listing_excluded, amount, compare_at_amount, available) = row
+         listing_excluded, cost_amount, cost_currency, amount, compare_at_amount, available) = row
         product = self.products.get(product_id)
         if product is None:
             product = self._product(row)
@@ -257,6 +260,10 @@ class _Builder:
         if quantity == 0 and self.drop_out_of_stock and not self.allow_backorder:
             return None
         if self.below_amount is not None and (amount is None or amount < self.below_amount):
+            return None
+        if (self.min_margin_percent is not None and amount and cost_amount is not None
+                and cost_currency == self.currency
+                and (amount - cost_amount) * 100 < self.min_margin_percent * amount):
             return None
         # Product attributes, then options, then the listing's own: later ones win.
         attributes = {**product.attributes, **self._mapped(options)}
