@@ -7,16 +7,15 @@ them. Elsewhere (SQLite) rows go through ``executemany`` and keys through ``IN``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from sqlalchemy import ColumnElement, Table, Text, TextClause, bindparam, case, insert, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
+
+from omniloom.platform.db import json_rows
 
 CHUNK = 500
 Column = ColumnElement[Any] | QueryableAttribute[Any]
@@ -25,23 +24,6 @@ _POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 def on_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _encode(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot send {type(value).__name__} as JSON")
-
-
-def as_json(rows: Sequence[Mapping[str, Any]] | Sequence[Any]) -> str:
-    """Rows as one JSON document (datetimes in ISO 8601, which PostgreSQL reads with their offset).
-
-    ``orjson`` encodes a batch in a few microseconds a row; what it refuses (integers beyond 64 bits in a client's
-    properties) goes through the standard library."""
-    try:
-        return orjson.dumps(rows).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(rows, default=_encode, separators=(",", ":"), ensure_ascii=False)
 
 
 def _record_type(table: Table, columns: Sequence[str]) -> str:
@@ -68,7 +50,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     if on_postgres(session):
-        session.execute(_insert_text(table, tuple(rows[0])), {"rows": as_json(rows)})
+        session.execute(_insert_text(table, tuple(rows[0])), {"rows": json_rows(rows)})
     else:
         session.execute(insert(table), list(rows))
 
@@ -78,7 +60,7 @@ def update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     if not rows:
         return
     if on_postgres(session):
-        session.execute(_update_text(table, key, tuple(rows[0])), {"rows": as_json(rows)})
+        session.execute(_update_text(table, key, tuple(rows[0])), {"rows": json_rows(rows)})
         return
     match = f"match_{key}"
     session.connection().execute(update(table).where(table.c[key] == bindparam(match)),
@@ -99,7 +81,7 @@ def repoint(session: Session, table: Table, column: str, targets: Mapping[str, s
             + f" FROM json_to_recordset(CAST(:moves AS json)) AS move (source text, target text)"
               f" WHERE {table.name}.{column} = move.source"
         ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in values)),
-            {"moves": as_json(moves), **values})
+            {"moves": json_rows(moves), **values})
         return
     sources = sorted(targets)
     for start in range(0, len(sources), CHUNK):
@@ -115,7 +97,7 @@ def member(session: Session, column: Column, values: Sequence[Any], name: str) -
         return column.in_(list(values))
     value_type = column.type.compile(dialect=_POSTGRESQL)
     return column.in_(text(f"SELECT CAST(json_array_elements_text(CAST(:{name} AS json)) AS {value_type})")
-                      .bindparams(bindparam(name, as_json(list(values)), type_=Text())))
+                      .bindparams(bindparam(name, json_rows(list(values)), type_=Text())))
 
 
 def pair_member(session: Session, first: Column, second: Column,
@@ -125,7 +107,7 @@ def pair_member(session: Session, first: Column, second: Column,
         return tuple_(first, second).in_(list(pairs))
     return tuple_(first, second).in_(
         text(f"SELECT pair ->> 0, pair ->> 1 FROM json_array_elements(CAST(:{name} AS json)) AS pair")
-        .bindparams(bindparam(name, as_json(list(pairs)), type_=Text())))
+        .bindparams(bindparam(name, json_rows(list(pairs)), type_=Text())))
 
 
 def chunks(session: Session, values: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
 
-import orjson
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
@@ -80,7 +79,7 @@ from omniloom.inventory.events import (
 from omniloom.inventory.ledger import CYCLE_COUNT, MAX_ON_HAND, MovementReason, sign_problem
 from omniloom.inventory.models import InventoryLevel, InventoryMovement, Location, Reservation, ReservationLine
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import UTCDateTime
+from omniloom.platform.db import UTCDateTime, driver_connection, json_rows
 from omniloom.platform.errors import FieldError, InvalidInput, OmniloomError
 from omniloom.platform.ids import new_id
 from omniloom.platform.outbox import outbox_row, record
@@ -749,7 +748,7 @@ def _driver_rows(session: Session, statement: str, parameters: dict[str, Any]) -
 
     The reservation path's few fixed statements skip SQLAlchemy's execution layer, which costs more CPU than
     psycopg's own work and the statement's in the database."""
-    driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
+    driver: psycopg.Connection[Any] = driver_connection(session)
     with driver.cursor(row_factory=namedtuple_row) as cursor:
         cursor.execute(statement, parameters)
         return list(cursor.fetchall())
@@ -785,8 +784,8 @@ def _hold_in_one_statement(session: Session, holds: Sequence[tuple[_Request, Pla
              for request, plan in holds for allocation in plan.allocations]
     events = [outbox_row(_created_event(request, plan), clock=clock) for request, plan in holds]
     [(written,)] = _driver_rows(session, _HOLD_AND_WRITE, {
-        "now": holds[0][0].now, "reservations": orjson.dumps(reservations).decode(),
-        "lines": orjson.dumps(lines).decode(), "events": orjson.dumps(events).decode(),
+        "now": holds[0][0].now, "reservations": json_rows(reservations), "lines": json_rows(lines),
+        "events": json_rows(events),
     })
     return bool(written == len(holds))
 

@@ -6,11 +6,13 @@ instead of failing); PostgreSQL (psycopg 3) is the production database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -71,6 +73,32 @@ def in_code_point_order(column: ColumnElement[str] | InstrumentedAttribute[str],
     """``column`` compared by code point, as Python compares text: PostgreSQL's "C" collation, SQLite's default.
     Streams merged in Python must be sorted this way."""
     return column.collate("C") if dialect == "postgresql" else column.expression
+
+
+def _iso_datetime(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]] | Sequence[Any]) -> str:
+    """Rows as one JSON document, for a statement that unpacks them on the server (``json_to_recordset``):
+    datetimes in ISO 8601, which PostgreSQL reads with their offset.
+
+    ``orjson`` encodes a batch in a few microseconds a row; what it refuses (integers beyond 64 bits in a client's
+    data) goes through the standard library."""
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(rows, default=_iso_datetime, separators=(",", ":"), ensure_ascii=False)
+
+
+def driver_connection(session: Session) -> Any:
+    """The DB-API connection under the session's own connection, inside its transaction: for the few statements
+    whose rows SQLAlchemy's execution and result layers would cost more to handle than the statement itself."""
+    driver = session.connection().connection.driver_connection
+    assert driver is not None
+    return driver
 
 
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from omniloom.platform.db import driver_connection
+
 _CURSOR_NUMBERS = count()
 # How many distinct JSON texts a ``JsonTexts`` keeps decoded before it starts afresh (memory stays bounded).
 REMEMBERED = 4096
@@ -25,8 +27,7 @@ def row_batches(session: Session, statement: Select[Any], *, size: int) -> Itera
     text), ``size`` at a time."""
     connection = session.connection()
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    driver = connection.connection.driver_connection
-    assert driver is not None
+    driver = driver_connection(session)
     if connection.dialect.name == "postgresql":
         # A streamed read of every row: compiling the plan to machine code would cost seconds before the first row,
         # and a parallel plan has each worker build the same hash tables again, on the cores the reader needs.
