@@ -220,6 +220,7 @@ class CpuMeter:
         self.database_ticks: dict[int, int] = {}
         self.start = self.sample()
         self.database_start = self.database_ticks
+        self.commits_start = self.commits
 
     def sample(self) -> dict[str, float]:
         workers = api_processes(self.server.process.pid)
@@ -227,12 +228,21 @@ class CpuMeter:
         idle, busy = _machine_ticks()
         self.database_ticks = {pid: _process_ticks(pid) for pid in self._database_pids()} \
             if self.database_processes else {}
+        self.commits = self._database_commits() if self.database_processes else 0
         return {
             "api_workers": sum(_process_ticks(pid) for pid in workers) / self.ticks,
             "bench_clients": own.user + own.system,
             "machine_busy": busy / self.ticks,
             "machine_total": (busy + idle) / self.ticks,
         }
+
+    def _database_commits(self) -> int:
+        """Transactions committed in this benchmark's database so far, reads included (the statistics lag by up to
+        a second)."""
+        with psycopg.connect(libpq_url(self.server.database_url), autocommit=True) as connection:
+            [(commits,)] = connection.execute("SELECT xact_commit FROM pg_stat_database "
+                                              "WHERE datname = current_database()").fetchall()
+        return int(commits)
 
     def _database_pids(self) -> list[int]:
         """The server's own processes (WAL writer, checkpointer, ...) and the backends of this benchmark's database:
@@ -260,6 +270,9 @@ class CpuMeter:
         result: dict[str, Any] = {
             f"{name}_ms_per_op": round(used[name] * 1000 / units, 3) if units else None for name in measured
         }
+        if self.database_processes:
+            commits = self.commits - self.commits_start
+            result["operations_per_transaction"] = round(units / commits, 2) if commits else None
         result["machine_busy_fraction"] = round(used["machine_busy"] / used["machine_total"], 3) \
             if used["machine_total"] else None
         return result

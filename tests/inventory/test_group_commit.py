@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -205,8 +206,8 @@ def test_a_batch_that_lost_its_units_to_another_writer_is_reserved_one_by_one(
     assert taken.wait(timeout=30)
     batcher = ReservationBatcher(fresh_database, clock)
     answers: list[object] = []
-    batch = threading.Thread(target=lambda: answers.extend(batcher.settle([order(3, location="L1"),
-                                                                           order(1, location="L1")])))
+    batch = threading.Thread(target=lambda: answers.extend(batcher.settle([
+        order(3, location="L1"), order(1, location="L1"), order(2, location="L2")])))
     batch.start()  # it reads 5 free at L1 (the other writer has not committed), then waits for the row lock
     _wait_for_a_lock_wait(fresh_database)
     commit.set()
@@ -216,9 +217,46 @@ def test_a_batch_that_lost_its_units_to_another_writer_is_reserved_one_by_one(
     assert isinstance(answers[0], InsufficientStock)
     assert answers[0].problem()["lines"] == [{"sku": SKU, "requested": 3, "available": 1}]
     assert held(answers[1]) == [(SKU, "L1", 1)]
-    assert levels(fresh_database)[(SKU, "L1")] == (5, 5, 0)
-    assert active_line_units(fresh_database) == {(SKU, "L1"): 5}
-    assert len(event_payloads(fresh_database, "reservation.created")) == 2
+    assert held(answers[2]) == [(SKU, "L2", 2)]
+    # The batch statement, which commits on its own, wrote nothing: L2's units were taken once, by the order alone.
+    assert levels(fresh_database) == {(SKU, "L1"): (5, 5, 0), (SKU, "L2"): (5, 2, 0)}
+    assert active_line_units(fresh_database) == {(SKU, "L1"): 5, (SKU, "L2"): 2}
+    assert len(event_payloads(fresh_database, "reservation.created")) == 3
+
+
+def test_a_batch_whose_connection_was_lost_is_not_reserved_again(
+        requires_postgres: None, fresh_database: Database, clock: FrozenClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its statements commit on their own, so the batch may have been written: redoing it could reserve twice."""
+    stock_two_locations(fresh_database, clock, each=5)
+    lost = psycopg.OperationalError("server closed the connection unexpectedly")
+
+    def connection_lost(*args: object, **kwargs: object) -> None:
+        raise lost
+
+    monkeypatch.setattr(service, "reserve_together", connection_lost)
+    answers = ReservationBatcher(fresh_database, clock).settle([order(1), order(2)])
+
+    assert answers == [lost, lost]
+    assert levels(fresh_database) == {(SKU, "L1"): (5, 0, 0), (SKU, "L2"): (5, 0, 0)}
+    assert event_payloads(fresh_database, "reservation.created") == []
+
+
+def test_a_batch_the_server_refused_is_reserved_one_by_one(
+        fresh_database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error the server answered left nothing behind, so each order is reserved alone."""
+    stock_two_locations(fresh_database, clock, each=5)
+
+    def refused(session: object, *args: object, **kwargs: object) -> None:
+        with fresh_database.read() as reader:
+            reader.execute(text("SELECT 1 / 0"))  # a real error answered by the server
+
+    monkeypatch.setattr(service, "reserve_together", refused)
+    answers = ReservationBatcher(fresh_database, clock).settle([order(1), order(2)])
+
+    assert held(answers[0]) == [(SKU, "L1", 1)]
+    assert held(answers[1]) == [(SKU, "L1", 2)]
+    assert levels(fresh_database)[(SKU, "L1")] == (5, 3, 0)
 
 
 def _wait_for_a_lock_wait(database: Database) -> None:

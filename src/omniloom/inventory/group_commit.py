@@ -1,12 +1,13 @@
 """Group commit of reservations: the ones a process receives at the same moment share one transaction.
 
 Requests wait in a queue; one thread at a time takes everything waiting (up to ``max_batch``) and reserves it
-with ``service.reserve_together``: one read of the levels, one statement that takes every unit and writes every
-reservation, line and event, one commit. While that batch commits, the next one gathers, so a lone request is
-never delayed and a busy process makes fewer, larger transactions. Each reservation still stands alone: the
-batch statement writes all or nothing, and an order the batch cannot settle (too little stock in the read,
-another writer took the units, an unexpected error before the commit) is reserved alone afterwards, exactly as
-``service.reserve`` does it.
+with ``service.reserve_together``. On PostgreSQL that is two statements, each committing on its own
+(``Database.autocommit``, no BEGIN or COMMIT round trips): one read of the channels' policies and the levels, then one
+statement that takes every unit and writes every reservation, line and event, or writes nothing at all. On SQLite it
+is the same work in one transaction. While that batch commits, the next one gathers, so a lone request is never
+delayed and a busy process makes fewer, larger transactions. Each reservation still stands alone: an order the
+batch cannot settle (too little stock in the read, another writer took the units, an unexpected error before the
+commit) is reserved alone afterwards, exactly as ``service.reserve`` does it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from omniloom.inventory import schemas, service
 from omniloom.inventory.service import ReservationAnswer, ReservationOrder
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import Database
+from omniloom.platform.db import Database, outcome_unknown
 
 MAX_BATCH = 64
 GATHER_SECONDS = 0.002
@@ -88,13 +89,15 @@ class ReservationBatcher:
         answers: list[ReservationAnswer] | None = None
         committing = False
         try:
-            with self.database.write() as session:
+            with self.database.autocommit() as session:
                 answers = service.reserve_together(session, orders, clock=self.clock)
                 committing = True
         except service.HoldsTaken:
             answers = None
         except Exception as error:
-            if committing:  # the commit itself failed: whether it took effect is unknown, so never redo it
+            if committing or (self.database.commits_each_statement and outcome_unknown(error)):
+                # the commit, or the connection while a statement committing on its own ran, failed: whether it
+                # took effect is unknown, so never redo it
                 return [error] * len(orders)
             log.exception("a batch of %d reservations failed; reserving them one by one", len(orders))
             answers = None

@@ -9,10 +9,12 @@ then written are locked FOR NO KEY UPDATE, which the foreign-key locks of pendin
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
 
+import orjson
 import psycopg
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
@@ -44,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from omniloom.catalog.service import missing_skus
 from omniloom.channels.errors import ChannelNotFound
-from omniloom.channels.service import inventory_policy
+from omniloom.channels.service import INVENTORY_POLICIES_SQL, inventory_policy
 from omniloom.inventory import schemas
 from omniloom.inventory.availability import (
     Candidate,
@@ -106,12 +108,14 @@ _HOLD = (
 # took, so the slow path can lock rows in key order. It is never released: the commit ends it.
 _HOLD_SAVEPOINT = "reservation_hold"
 # PostgreSQL: one statement takes the units of one or several reservations and, only when every planned level
-# had them, writes the reservations, their lines and their events, so the row locks are held from this statement
-# to the COMMIT alone. The levels are locked in key order first (``locked``), so concurrent holds of several levels
-# never deadlock. Holds of several reservations on one level are summed and checked against the largest safety
-# stock among them: when that sum fits, each of them would have fitted taken one after the other. The rows come as
-# three JSON documents, which cost the driver nothing to send, whatever the size of the batch; the level ids are
-# turned into arrays (``= ANY(ARRAY(...))``) so that the levels are found by key, not by a scan.
+# has them, writes the reservations, their lines and their events; when one level lacks them it writes nothing at
+# all, so the statement can commit on its own (``Database.autocommit``). The levels are locked in key order first
+# (``locked``, so concurrent holds of several levels never deadlock) and checked as they are once locked (a locking
+# read returns a row's newest version, after waiting for its writer). Holds of several reservations on one level are
+# summed and checked against the largest safety stock among them: when that sum fits, each of them would have
+# fitted taken one after the other. The rows come as three JSON documents, which cost the driver nothing to send,
+# whatever the size of the batch; the level ids are turned into arrays (``= ANY(ARRAY(...))``) so that the levels are
+# found by key, not by a scan.
 _HOLD_AND_WRITE = """
 WITH line AS (
     SELECT * FROM json_to_recordset(%(lines)s::json)
@@ -119,16 +123,18 @@ WITH line AS (
 ), wanted AS (
     SELECT level_id, sum(quantity) AS quantity, max(safety) AS safety FROM line GROUP BY level_id
 ), locked AS (
-    SELECT id FROM inventory_levels WHERE id = ANY(ARRAY(SELECT level_id FROM wanted)) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, on_hand - reserved - allocated AS free FROM inventory_levels
+    WHERE id = ANY(ARRAY(SELECT level_id FROM wanted)) ORDER BY id FOR NO KEY UPDATE
+), complete AS (
+    SELECT count(*) = (SELECT count(*) FROM wanted) AS every_level_held
+    FROM locked JOIN wanted ON wanted.level_id = locked.id
+    WHERE locked.free - wanted.safety >= wanted.quantity
 ), held AS (
     UPDATE inventory_levels AS level
     SET reserved = level.reserved + wanted.quantity, updated_at = %(now)s
-    FROM wanted JOIN locked ON locked.id = wanted.level_id
-    WHERE level.id = ANY(ARRAY(SELECT id FROM locked)) AND level.id = wanted.level_id
-      AND level.on_hand - level.reserved - level.allocated - wanted.safety >= wanted.quantity
-    RETURNING level.id
-), complete AS (
-    SELECT (SELECT count(*) FROM held) = (SELECT count(*) FROM wanted) AS every_level_held
+    FROM wanted
+    WHERE (SELECT every_level_held FROM complete)
+      AND level.id = ANY(ARRAY(SELECT id FROM locked)) AND level.id = wanted.level_id
 ), reservation AS (
     INSERT INTO reservations (id, channel_code, status, reference, actor, expires_at, created_at)
     SELECT id, channel, 'active', reference, actor, expires_at, %(now)s
@@ -162,6 +168,18 @@ _SNAPSHOT_OF_ARRAYS = """
 SELECT level.id, level.sku, location.code, level.location_id, level.on_hand - level.reserved - level.allocated AS free
 FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
 WHERE level.sku = ANY(%(skus)s::text[]) AND location.code = ANY(%(codes)s::text[]) AND location.active
+"""
+# PostgreSQL: what a batch of reservations reads, in one round trip: the policies of its channels and the levels of
+# its SKUs at those channels' active locations, as two JSON documents.
+_BATCH_FACTS = f"""
+WITH policy AS ({INVENTORY_POLICIES_SQL})
+SELECT (SELECT coalesce(json_agg(json_build_array(code, location_codes, safety_stock, max_exposed, active)), '[]')
+        FROM policy)::text AS policies,
+       (SELECT coalesce(json_agg(json_build_array(level.id, level.sku, location.code, level.location_id,
+                                                  level.on_hand - level.reserved - level.allocated)), '[]')
+        FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
+        WHERE level.sku = ANY(%(skus)s::text[]) AND location.active
+          AND location.code IN (SELECT jsonb_array_elements_text(location_codes) FROM policy))::text AS levels
 """
 _INSERT_RESERVATION = insert(_RESERVATIONS)
 _INSERT_LINE = insert(_LINES)
@@ -651,7 +669,8 @@ def reserve_together(session: Session, orders: Sequence[ReservationOrder], *,
     (nothing of the batch stays) and reserves each order alone.
     """
     now = clock.now()
-    policies: dict[str, ChannelPolicy] = {}
+    policies, rows = _batch_facts(session, channels=sorted({order.channel for order in orders}),
+                                  skus=sorted({line.sku for order in orders for line in order.lines}))
     requests: list[_Request | OmniloomError] = []
     for order in orders:
         try:
@@ -660,13 +679,10 @@ def reserve_together(session: Session, orders: Sequence[ReservationOrder], *,
                                      now=now, policies=policies))
         except OmniloomError as error:
             requests.append(error)
-    valid = [request for request in requests if isinstance(request, _Request)]
-    if not valid:
+    if not any(isinstance(request, _Request) for request in requests):
         return [cast(OmniloomError, request) for request in requests]
-    rows = _read_levels(session, skus=sorted({sku for request in valid for sku in request.skus}),
-                        codes=sorted({code for request in valid for code in request.channel.location_codes}))
     free = {row.id: row.free for row in rows}
-    by_sku: dict[str, list[_AnyRow]] = {}
+    by_sku: dict[str, list[_Level | _AnyRow]] = {}
     for row in rows:
         by_sku.setdefault(row.sku, []).append(row)
     answers: list[ReservationAnswer] = []
@@ -690,6 +706,32 @@ def reserve_together(session: Session, orders: Sequence[ReservationOrder], *,
     if holds and not _hold_all(session, holds, {row.id: row.location_id for row in rows}, clock):
         raise HoldsTaken
     return answers
+
+
+class _Level(NamedTuple):
+    id: int
+    sku: str
+    code: str
+    location_id: str
+    free: int
+
+
+def _batch_facts(session: Session, *, channels: Sequence[str], skus: Sequence[str]
+                 ) -> tuple[dict[str, ChannelPolicy], Sequence[_Level | _AnyRow]]:
+    """The policies of those of ``channels`` that exist, and the levels of ``skus`` at their active locations."""
+    if session.get_bind().dialect.name == "postgresql":
+        [(policy_rows, level_rows)] = _driver_rows(session, _BATCH_FACTS, {"channels": list(channels),
+                                                                           "skus": list(skus)})
+        policies = {code: ChannelPolicy(code=code, location_codes=tuple(location_codes), safety_stock=safety_stock,
+                                        max_exposed=max_exposed, active=active)
+                    for code, location_codes, safety_stock, max_exposed, active in orjson.loads(policy_rows)}
+        return policies, [_Level(*row) for row in orjson.loads(level_rows)]
+    policies = {}
+    for code in channels:
+        with suppress(ChannelNotFound):
+            policies[code] = channel_policy(session, code)
+    codes = sorted({code for policy in policies.values() for code in policy.location_codes})
+    return policies, _read_levels(session, skus=skus, codes=codes)
 
 
 def _hold_all(session: Session, holds: Sequence[tuple[_Request, Plan]], location_ids: dict[int, str],

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -101,6 +103,13 @@ def driver_connection(session: Session) -> Any:
     return driver
 
 
+def outcome_unknown(error: BaseException) -> bool:
+    """Whether ``error`` came from the connection without an answer from the server (the connection was lost): a
+    statement sent before it may have committed or not. An error the server answered left nothing behind."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return isinstance(cause, psycopg.Error) and cause.sqlstate is None
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     """An engine for ``url`` with Omniloom's connection settings applied."""
     if url.startswith("sqlite"):
@@ -136,12 +145,16 @@ class Database:
         if bind is not None:
             self._writer = sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
             self._reader = self._writer
+            self._autocommit = self._writer
         else:
             self._writer = sessionmaker(bind=engine, expire_on_commit=False)
             readonly = {"postgresql_readonly": True} if engine.dialect.name == "postgresql" else {}
             self._reader = sessionmaker(
                 bind=engine.execution_options(omniloom_readonly=True, **readonly), expire_on_commit=False
             )
+            self._autocommit = sessionmaker(bind=engine.execution_options(isolation_level="AUTOCOMMIT"),
+                                            expire_on_commit=False) \
+                if engine.dialect.name == "postgresql" else self._writer
 
     @property
     def dialect(self) -> str:
@@ -152,6 +165,22 @@ class Database:
         """A read-write transaction, committed when the block ends, rolled back on error."""
         with self._writer.begin() as session:
             yield session
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Session]:
+        """A session whose every statement commits on its own (PostgreSQL's autocommit), for work made only of
+        statements that are each all-or-nothing: it saves the BEGIN and COMMIT round trips.
+
+        On SQLite, and in a database bound to a test's transaction, it is an ordinary write transaction, which only
+        adds atomicity. An error from a statement there may leave it committed or not: see ``outcome_unknown``.
+        """
+        with self._autocommit.begin() as session:
+            yield session
+
+    @property
+    def commits_each_statement(self) -> bool:
+        """Whether ``autocommit`` sessions commit statement by statement (an unbound PostgreSQL database)."""
+        return self._autocommit is not self._writer
 
     @contextmanager
     def read(self) -> Iterator[Session]:
