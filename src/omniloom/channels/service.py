@@ -37,9 +37,9 @@ _INVENTORY_POLICY = (select(_CHANNELS.c.code, _CHANNELS.c.location_codes, _CHANN
                             _CHANNELS.c.max_exposed, _CHANNELS.c.active)
                      .where(_CHANNELS.c.code == bindparam("code")))
 INVENTORY_POLICIES_SQL = ("SELECT code, location_codes, safety_stock, max_exposed, active FROM channels "
-                          "WHERE code = ANY(%(channels)s::text[])")
-"""PostgreSQL: what ``inventory_policy`` reads, of the channels whose codes are the psycopg parameter ``channels``,
-for a statement that reads them together with other rows in one round trip (e.g. as a CTE)."""
+                          "WHERE code IN (SELECT json_array_elements_text(%(channels)s::json))")
+"""PostgreSQL: what ``inventory_policy`` reads, of the channels whose codes are the psycopg parameter ``channels`` (a
+JSON array), for a statement that reads them together with other rows in one round trip (e.g. as a CTE)."""
 
 
 def codes_with_feeds(session: Session) -> list[str]:

@@ -170,16 +170,24 @@ FROM inventory_levels AS level JOIN locations AS location ON location.id = level
 WHERE level.sku = ANY(%(skus)s::text[]) AND location.code = ANY(%(codes)s::text[]) AND location.active
 """
 # PostgreSQL: what a batch of reservations reads, in one round trip: the policies of its channels and the levels of
-# its SKUs at those channels' active locations, as two JSON documents.
+# its SKUs at those channels' active locations, as two JSON documents. Its parameters are JSON arrays, not SQL
+# arrays: the planner cannot see into them, so the plan does not depend on them and, once the driver has prepared
+# the statement, PostgreSQL keeps one generic plan instead of planning every batch again (0.5 ms of its time).
 _BATCH_FACTS = f"""
-WITH policy AS ({INVENTORY_POLICIES_SQL})
+WITH policy AS ({INVENTORY_POLICIES_SQL}),
+code AS (SELECT DISTINCT jsonb_array_elements_text(location_codes) AS code FROM policy)
 SELECT (SELECT coalesce(json_agg(json_build_array(code, location_codes, safety_stock, max_exposed, active)), '[]')
         FROM policy)::text AS policies,
-       (SELECT coalesce(json_agg(json_build_array(level.id, level.sku, location.code, level.location_id,
-                                                  level.on_hand - level.reserved - level.allocated)), '[]')
-        FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
-        WHERE level.sku = ANY(%(skus)s::text[]) AND location.active
-          AND location.code IN (SELECT jsonb_array_elements_text(location_codes) FROM policy))::text AS levels
+       (SELECT coalesce(json_agg(json_build_array(level.id, level.sku, level.code, level.location_id,
+                                                  level.free)), '[]')
+        FROM json_array_elements_text(%(skus)s::json) AS wanted (sku)
+        CROSS JOIN LATERAL (
+            SELECT level.id, level.sku, location.code, level.location_id,
+                   level.on_hand - level.reserved - level.allocated AS free
+            FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
+            WHERE level.sku = wanted.sku AND location.active AND location.code IN (SELECT code FROM code)
+            OFFSET 0
+        ) AS level)::text AS levels
 """
 _INSERT_RESERVATION = insert(_RESERVATIONS)
 _INSERT_LINE = insert(_LINES)
@@ -720,8 +728,8 @@ def _batch_facts(session: Session, *, channels: Sequence[str], skus: Sequence[st
                  ) -> tuple[dict[str, ChannelPolicy], Sequence[_Level | _AnyRow]]:
     """The policies of those of ``channels`` that exist, and the levels of ``skus`` at their active locations."""
     if session.get_bind().dialect.name == "postgresql":
-        [(policy_rows, level_rows)] = _driver_rows(session, _BATCH_FACTS, {"channels": list(channels),
-                                                                           "skus": list(skus)})
+        [(policy_rows, level_rows)] = _driver_rows(session, _BATCH_FACTS, {"channels": json_rows(channels),
+                                                                           "skus": json_rows(skus)})
         policies = {code: ChannelPolicy(code=code, location_codes=tuple(location_codes), safety_stock=safety_stock,
                                         max_exposed=max_exposed, active=active)
                     for code, location_codes, safety_stock, max_exposed, active in orjson.loads(policy_rows)}
