@@ -172,7 +172,8 @@ class Database:
         statements that are each all-or-nothing: it saves the BEGIN and COMMIT round trips.
 
         On SQLite, and in a database bound to a test's transaction, it is an ordinary write transaction, which only
-        adds atomicity. An error from a statement there may leave it committed or not: see ``outcome_unknown``.
+        adds atomicity. A statement that failed because the connection was lost may have committed or not: see
+        ``outcome_unknown``.
         """
         with self._autocommit.begin() as session:
             yield session
