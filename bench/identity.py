@@ -12,8 +12,9 @@ spaces), so normalisation has to make them match.
 1. **HTTP**: starts ``omniloom serve --workers N`` on a throw-away database and sends the events, in time order,
    as batches of ``--batch-size`` from ``--clients`` concurrent keep-alive connections; reports events/s over the
    whole ingest, the batch latency, and the CPU spent by the API workers, the database and the clients.
-2. **In process**: the same pipeline as the endpoint (``prepare_batch``, then ``record_events`` in ``db.write()``)
-   on a fresh database, without HTTP, for ``--in-process-events`` events of a population scaled to match; reports
+2. **In process**: the same pipeline as the endpoint (``prepare_batch``, then ``resolve_events`` and
+   ``store_events``, each in its own ``db.write()``, as ``ingest_events`` does) on a fresh database, without HTTP,
+   for ``--in-process-events`` events of a population scaled to match; reports
    events/s, the time per step and the CPU per event of the pipeline (this process) and of the database.
 
 After each, ``customer_identifiers`` is read back and its partition of identifiers into profiles compared with the
@@ -718,7 +719,8 @@ def http_run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
 
 
 def in_process_run(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
-    """The endpoint's pipeline without HTTP: known channels, ``prepare_batch``, ``record_events`` per batch."""
+    """The endpoint's pipeline without HTTP: known channels, ``prepare_batch``, ``resolve_events`` and
+    ``store_events`` per batch."""
     events = args.in_process_events
     people = max(1, min(events // 2, round(args.people * events / args.events)))
     log(f"in process: generating {events} events of {people} people")
@@ -729,7 +731,8 @@ def in_process_run(args: argparse.Namespace, database_url: str) -> dict[str, Any
     database = Database(engine)
     create_channels(database)
     profiler = cProfile.Profile() if args.profile else None
-    timings = {"channels": 0.0, "prepare_batch": 0.0, "record_events": 0.0, "commit": 0.0}
+    timings = {"channels": 0.0, "prepare_batch": 0.0, "resolve_events": 0.0, "commit_resolved": 0.0,
+               "store_events": 0.0}
     latencies: list[float] = []
     log(f"in process: recording {len(workload.batches)} batches")
     meter_engine = make_engine(database_url, pool_size=1)  # not one of the pipeline's connections: it counts them
@@ -784,15 +787,20 @@ def record_batches(database: Database, batches: list[list[dict[str, Any]]], timi
         prepared_at = time.perf_counter()
         prepared, refused = prepare_batch(batch, received_at=clock.now(), region=settings.default_phone_region,
                                           only_channel=None, known_channels=known)
-        recorded_at = time.perf_counter()
+        resolving_at = time.perf_counter()
         with database.write() as session:
-            recorded = customers.record_events(session, events=prepared, guards=settings.identity_guards, clock=clock)
+            resolved = customers.resolve_events(session, events=prepared, guards=settings.identity_guards,
+                                                clock=clock)
             committing_at = time.perf_counter()
+        storing_at = time.perf_counter()
+        with database.write() as session:
+            recorded = customers.store_events(session, resolved)
         done = time.perf_counter()
         timings["channels"] += prepared_at - at
-        timings["prepare_batch"] += recorded_at - prepared_at
-        timings["record_events"] += committing_at - recorded_at
-        timings["commit"] += done - committing_at
+        timings["prepare_batch"] += resolving_at - prepared_at
+        timings["resolve_events"] += committing_at - resolving_at
+        timings["commit_resolved"] += storing_at - committing_at
+        timings["store_events"] += done - storing_at
         latencies.append(done - at)
         accepted += len(prepared) - len(recorded.duplicates)
         rejected += len(refused)

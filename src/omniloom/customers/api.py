@@ -80,8 +80,7 @@ def _record_events(batch: schemas.EventBatch, db: DatabaseDep, clock: ClockDep, 
     profile_ids: list[str] = []
     duplicates: set[int] = set()
     if prepared:
-        with db.write() as session:
-            recorded = service.record_events(session, events=prepared, guards=settings.identity_guards, clock=clock)
+        recorded = service.ingest_events(db, events=prepared, guards=settings.identity_guards, clock=clock)
         profile_ids, duplicates = recorded.profile_ids, recorded.duplicates
     by_index: dict[int, str | None] = {event.index: profile for event, profile in zip(prepared, profile_ids,
                                                                                         strict=True)}

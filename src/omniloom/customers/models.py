@@ -4,6 +4,10 @@ Rows that can move between profiles when profiles merge (identifiers, events, pu
 entries) carry ``profile_id`` (where they belong now) and ``origin_profile_id`` (the profile they first belonged to),
 so that undoing a merge can give every row back to the profile it came from. It is only ever searched together with
 ``profile_id`` (whose indexes serve that), so it has no index of its own: fewer index writes per event.
+
+``customer_events.profile_id`` has no foreign key: events are only stored on a profile read in the same transaction
+(``service.store_events``, ``record_message_sent``) or moved to a merge's survivor, and profiles are never deleted
+(an erasure keeps the row), so the key would only cost a lookup and a row lock per stored event.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class CustomerEvent(Base):
 
     id: Mapped[int] = mapped_column(BigIntKey, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(80), unique=True)
-    profile_id: Mapped[str] = mapped_column(ForeignKey("customer_profiles.id"))
+    profile_id: Mapped[str] = mapped_column(String(40))  # no foreign key: see the module's notes
     origin_profile_id: Mapped[str] = mapped_column(String(40))
     type: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(64))

@@ -10,6 +10,7 @@ from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers.bulk import chunks, member, repoint, update_rows
+from omniloom.customers.locks import lock_row_moves
 from omniloom.customers.models import (
     ConsentRecord,
     CustomerEvent,
@@ -42,6 +43,7 @@ def move_profiles(session: Session, targets: Mapping[str, str], *, now: datetime
     for any number of merges; their points move with them."""
     if not targets:
         return
+    lock_row_moves(session)
     sources = sorted(targets)
     update_rows(session, _PROFILES, [{"id": source, "merged_into": targets[source], "updated_at": now}
                                      for source in sources], key="id")
@@ -67,6 +69,7 @@ def move_profiles(session: Session, targets: Mapping[str, str], *, now: datetime
 
 def return_rows(session: Session, *, origins: Collection[str], holder: str, owner: str, now: datetime) -> None:
     """Give the rows that started on ``origins`` and now sit with ``holder`` back to ``owner``."""
+    lock_row_moves(session)
     for table in MOVABLE_TABLES:
         session.execute(update(table).where(table.c.profile_id == holder, table.c.origin_profile_id.in_(origins))
                         .values(profile_id=owner))

@@ -2,8 +2,8 @@
 
 Identifiers seen together on an event link their profiles: the profiles owning them are merged into the oldest,
 unless a guard rule keeps them apart (then the event goes to the profile of its highest-priority identifier and the
-refusal is recorded). Writers are serialised by one lock (a PostgreSQL advisory lock; SQLite writers queue anyway),
-so two batches never race to create the same identifier or merge the same profiles.
+refusal is recorded). Writers are serialised by the identity lock (``locks.lock_identity_graph``), so two batches
+never race to create the same identifier or merge the same profiles.
 
 Work is batched: all identifiers of the batch are looked up in one query, profiles and identifiers first seen in the
 batch are inserted together at the end, and merges of profiles created earlier update their rows at once.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
@@ -34,7 +34,6 @@ from omniloom.platform.clock import Clock
 from omniloom.platform.ids import new_id
 from omniloom.platform.outbox import OutboxEvent, outbox_row
 
-IDENTITY_LOCK_KEY = 0x6964656E  # pg advisory lock: one identity writer at a time
 GUARD_RULES = ("verified_email_conflict", "loyalty_id_conflict")
 _PROFILES = cast(Table, CustomerProfile.__table__)
 _IDENTIFIERS = cast(Table, CustomerIdentifier.__table__)
@@ -75,12 +74,6 @@ class Decision:
     identifiers: list[Identifier]
     members: list[str]
     event_id: str
-
-
-def lock_identity_graph(session: Session) -> None:
-    """Serialise identity writers for the rest of the transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(IDENTITY_LOCK_KEY)))
 
 
 class Resolver:
@@ -301,8 +294,8 @@ class Resolver:
     # ------------------------------------------------------------------ writing
 
     def flush(self) -> None:
-        """Write the profiles, identifiers and merge audit the batch produced."""
-        move_profiles(self.session, {merged: self.find(merged) for merged in self.moved}, now=self.now)
+        """Write the profiles, identifiers and merge audit the batch produced (``move`` moves the rows of merged
+        profiles)."""
         insert_rows(self.session, _PROFILES, [
             {"id": p, "merged_into": self.find(p) if self.find(p) != p else None, "attributes": {},
              "created_at": self.now, "updated_at": self.now} for p in self.new_profiles])
@@ -313,6 +306,11 @@ class Resolver:
             for i, k in self.new_identifiers.items()])
         self._touch_known()
         self._write_decisions()
+
+    def move(self) -> None:
+        """Move the rows of the stored profiles the batch merged to their survivors (under the row-move lock, which
+        waits for the events other batches are storing: the later in the transaction, the shorter it is held)."""
+        move_profiles(self.session, {merged: self.find(merged) for merged in self.moved}, now=self.now)
 
     def _touch_known(self) -> None:
         update_rows(self.session, _IDENTIFIERS, [

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
 
 from omniloom.customers import loyalty
 from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
@@ -17,6 +18,7 @@ from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
 from omniloom.customers.identifiers import PRIORITY, Identifier
 from omniloom.customers.intake import PreparedEvent
+from omniloom.customers.locks import lock_identity_graph, lock_row_moves, share_row_moves
 from omniloom.customers.models import (
     ClvModel,
     ConsentRecord,
@@ -28,9 +30,10 @@ from omniloom.customers.models import (
     CustomerSeparation,
 )
 from omniloom.customers.moves import return_rows
-from omniloom.customers.resolution import Resolver, lock_identity_graph
+from omniloom.customers.resolution import Resolver
 from omniloom.customers.schemas import PURPOSES, ConsentIn
 from omniloom.platform.clock import Clock
+from omniloom.platform.db import Database
 from omniloom.platform.errors import InvalidInput
 from omniloom.platform.outbox import record
 
@@ -41,6 +44,7 @@ FACT_LINE_FIELDS = frozenset({"sku", "quantity", "unit_price"})
 ERASED = "erased"
 RAW_FIELDS = {"email": "email", "phone": "phone", "loyalty": "loyalty_id", "device": "device_id"}
 _PROFILES = cast(Table, CustomerProfile.__table__)
+_EVENTS = cast(Table, CustomerEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -49,33 +53,103 @@ class RecordedBatch:
     duplicates: set[int]
 
 
+@dataclass(frozen=True)
+class ResolvedBatch:
+    """A batch whose identity work is written: the events to store, each with the profile it started on."""
+
+    events: list[PreparedEvent]
+    origins: list[str]
+    duplicates: list[PreparedEvent]
+    received_at: datetime
+
+
 # ---------------------------------------------------------------------------------------------- events
+
+
+def ingest_events(database: Database, *, events: Sequence[PreparedEvent], guards: Iterable[str],
+                  clock: Clock) -> RecordedBatch:
+    """``record_events`` in two transactions: the identity lock is held for the first only, so while one batch's
+    events are stored the next batch is resolved. Should the second fail, what the first wrote is what a retry of
+    the batch would have written (its events are not stored; the retry stores them, resolving to the same people).
+    An event whose ``id`` another batch stored in between is found again and counted as a duplicate."""
+    with database.write() as session:
+        resolved = resolve_events(session, events=events, guards=guards, clock=clock)
+    try:
+        with database.write() as session:
+            return store_events(session, resolved)
+    except IntegrityError:  # another batch stored one of these event ids after the first transaction looked
+        with database.write() as session:
+            fresh, stored = _without_duplicates(session, resolved.events)
+            origins = dict(zip((event.index for event in resolved.events), resolved.origins, strict=True))
+            return store_events(session, ResolvedBatch(fresh, [origins[event.index] for event in fresh],
+                                                       resolved.duplicates + stored, resolved.received_at))
 
 
 def record_events(session: Session, *, events: Sequence[PreparedEvent], guards: Iterable[str],
                   clock: Clock) -> RecordedBatch:
-    """Resolve whose each event is and store it; an event whose ``id`` is already stored is not stored again."""
+    """Resolve whose each event is and store it, in the caller's transaction; an event whose ``id`` is already
+    stored is not stored again."""
+    # Both locks before the duplicate check: it then sees every event stored by another batch (the row-move lock
+    # waits for those being stored now and keeps new ones out), so this transaction never fails on an event's id.
     lock_identity_graph(session)
+    lock_row_moves(session)
+    return store_events(session, resolve_events(session, events=events, guards=guards, clock=clock))
+
+
+def resolve_events(session: Session, *, events: Sequence[PreparedEvent], guards: Iterable[str],
+                   clock: Clock) -> ResolvedBatch:
+    """Under the identity lock: link and merge the batch's identifiers, record its purchases and traits; the events
+    themselves are left to ``store_events``. Events whose ``id`` is stored already are set apart before the lock is
+    taken (one stored by another batch after that look makes ``store_events`` fail: ``ingest_events`` retries)."""
     fresh, duplicates = _without_duplicates(session, events)
+    lock_identity_graph(session)
     resolver = Resolver(session, clock=clock, guards=guards)
     resolver.load(fresh)
     assigned = [resolver.resolve(event) for event in fresh]
     resolver.flush()
     now = resolver.now
     owners = [(resolver.find(profile), origin) for profile, origin in assigned]
-    rows = [{"event_id": event.event_id, "profile_id": profile, "origin_profile_id": origin,
-             "type": event.type, "channel": event.channel, "occurred_at": event.occurred_at, "received_at": now,
-             "identifiers": event.raw_identifiers, "properties": event.properties}
-            for event, (profile, origin) in zip(fresh, owners, strict=True)]
-    insert_rows(session, cast(Table, CustomerEvent.__table__), rows)
     _record_purchases(session, fresh, owners, now=now)
     _apply_traits(session, fresh, [profile for profile, _ in owners], now=now)
-    by_index = {event.index: profile for event, (profile, _) in zip(fresh, owners, strict=True)}
-    stored = _profiles_of_events(session, [event.event_id for event in duplicates])
+    resolver.move()
+    return ResolvedBatch(fresh, [origin for _, origin in owners], duplicates, now)
+
+
+def store_events(session: Session, resolved: ResolvedBatch) -> RecordedBatch:
+    """Store the events of a resolved batch, each on the profile it started on or the one that profile has been
+    merged into since (an undone merge in between gives it back to where it started; an erasure in between keeps
+    only its facts). An event whose ``id`` another batch stored meanwhile raises IntegrityError."""
+    share_row_moves(session)
+    events, duplicates = resolved.events, resolved.duplicates
+    homes = _homes(session, sorted(set(resolved.origins)))
+    rows: list[dict[str, Any]] = []
+    for event, origin in zip(events, resolved.origins, strict=True):
+        profile, erased = homes[origin]
+        rows.append({"event_id": event.event_id, "profile_id": profile, "origin_profile_id": origin,
+                     "type": event.type, "channel": event.channel, "occurred_at": event.occurred_at,
+                     "received_at": resolved.received_at, "identifiers": {} if erased else event.raw_identifiers,
+                     "properties": _facts_only(event.properties) if erased else event.properties})
+    insert_rows(session, _EVENTS, rows)
+    by_index = {event.index: row["profile_id"] for event, row in zip(events, rows, strict=True)}
+    profiles = _profiles_of_events(session, [event.event_id for event in duplicates])
     for event in duplicates:
-        by_index[event.index] = stored[event.event_id]
-    ordered = sorted(event.index for event in events)
+        by_index[event.index] = profiles[event.event_id]
+    ordered = sorted(by_index)
     return RecordedBatch([by_index[index] for index in ordered], {event.index for event in duplicates})
+
+
+def _homes(session: Session, origins: Sequence[str]) -> dict[str, tuple[str, bool]]:
+    """For each profile, the profile holding its rows now (itself, or the one it was merged into: merges repoint
+    ``merged_into`` at the survivor, so it is never a chain) and whether that one was erased."""
+    home = aliased(CustomerProfile)
+    found: dict[str, tuple[str, bool]] = {}
+    for chunk in chunks(session, origins):
+        rows = session.execute(
+            select(CustomerProfile.id, home.id.label("home"), home.erased_at)
+            .join(home, home.id == func.coalesce(CustomerProfile.merged_into, CustomerProfile.id))
+            .where(member(session, CustomerProfile.id, chunk, "origins")))
+        found.update({row.id: (row.home, row.erased_at is not None) for row in rows})
+    return found
 
 
 def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
@@ -379,6 +453,7 @@ def _columns(row: Any, *, exclude: set[str]) -> dict[str, Any]:
 def erase(session: Session, *, profile_id: str, clock: Clock) -> list[str]:
     """Remove the person's personal data everywhere, keeping anonymous facts (sales, points) so totals stay right."""
     lock_identity_graph(session)
+    lock_row_moves(session)  # events being stored now are scrubbed below; those stored later see the erasure
     profile = resolve_profile(session, profile_id)
     everyone = [profile.id, *merged_ids(session, profile.id)]
     now = clock.now()
