@@ -236,6 +236,25 @@ _CHANNEL_STOCK = (
     .outerjoin(_LAPSED_OF_SKU, _LAPSED_OF_SKU.c.level_id == _LEVELS.c.id)
     .where(_LOCATIONS.c.code.in_(bindparam("codes", expanding=True)), _LOCATIONS.c.active.is_(True))
 )
+# PostgreSQL: ``_CHANNEL_STOCK`` as one fixed text run through the driver, the location codes a JSON array. The
+# expanding IN made SQLAlchemy render, and psycopg parse, a new text of the statement on every call (about a
+# millisecond for a channel of 50 locations), and a JSON parameter lets the prepared statement keep one generic plan.
+_CHANNEL_STOCK_OF_JSON = """
+SELECT location.code, location.capabilities::text LIKE '%%"pickup"%%' AS pickup,
+       location.capabilities::text LIKE '%%"curbside"%%' AS curbside,
+       level.on_hand, level.reserved, level.allocated, coalesce(lapsed.held, 0) AS lapsed
+FROM locations AS location
+LEFT JOIN inventory_levels AS level ON level.location_id = location.id AND level.sku = %(sku)s
+LEFT JOIN (
+    SELECT line.level_id, sum(line.quantity) AS held
+    FROM reservation_lines AS line
+    JOIN reservations AS reservation ON reservation.id = line.reservation_id
+    JOIN inventory_levels AS held_level ON held_level.id = line.level_id
+    WHERE reservation.status = 'active' AND reservation.expires_at <= %(now)s AND held_level.sku = %(sku)s
+    GROUP BY line.level_id
+) AS lapsed ON lapsed.level_id = level.id
+WHERE location.active AND location.code IN (SELECT json_array_elements_text(%(codes)s::json))
+"""
 _LOCATION_STOCK = (
     select(_LEVELS.c.sku, _LEVELS.c.on_hand, _LEVELS.c.reserved, _LEVELS.c.allocated,
            func.coalesce(_LAPSED.c.held, 0).label("lapsed"))
@@ -513,7 +532,12 @@ def channel_availability(session: Session, *, sku: str, channel: str, clock: Clo
 
     ``policy``: the channel's policy when the caller has read it already."""
     policy = policy or channel_policy(session, channel)
-    rows = session.execute(_CHANNEL_STOCK, {"sku": sku, "codes": policy.location_codes, "now": clock.now()}).all()
+    rows: Sequence[Any]
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _driver_rows(session, _CHANNEL_STOCK_OF_JSON, {"sku": sku, "codes": json_rows(policy.location_codes),
+                                                              "now": clock.now()})
+    else:
+        rows = session.execute(_CHANNEL_STOCK, {"sku": sku, "codes": policy.location_codes, "now": clock.now()}).all()
     if all(row.on_hand is None for row in rows) and missing_skus(session, [sku]):
         raise SkuNotFound(sku)
     by_code = {row.code: row for row in rows}
