@@ -162,13 +162,6 @@ _SNAPSHOT = (
            _LOCATIONS.c.code.in_(bindparam("codes", expanding=True)), _LOCATIONS.c.active.is_(True))
 )
 _LOCKED_SNAPSHOT = _SNAPSHOT.where(_LEVELS.c.id.in_(bindparam("level_ids", expanding=True)))
-# PostgreSQL: ``_SNAPSHOT`` with array parameters, so its text, and so the driver's prepared statement, is the same
-# for any number of SKUs and locations.
-_SNAPSHOT_OF_ARRAYS = """
-SELECT level.id, level.sku, location.code, level.location_id, level.on_hand - level.reserved - level.allocated AS free
-FROM inventory_levels AS level JOIN locations AS location ON location.id = level.location_id
-WHERE level.sku = ANY(%(skus)s::text[]) AND location.code = ANY(%(codes)s::text[]) AND location.active
-"""
 # PostgreSQL: what a batch of reservations reads, in one round trip: the policies of its channels and the levels of
 # its SKUs at those channels' active locations, as two JSON documents. Its parameters are JSON arrays, not SQL
 # arrays: the planner cannot see into them, so the plan does not depend on them and, once the driver has prepared
@@ -763,7 +756,7 @@ def _batch_facts(session: Session, *, channels: Sequence[str], skus: Sequence[st
         with suppress(ChannelNotFound):
             policies[code] = channel_policy(session, code)
     codes = sorted({code for policy in policies.values() for code in policy.location_codes})
-    return policies, _read_levels(session, skus=skus, codes=codes)
+    return policies, session.execute(_SNAPSHOT, {"skus": skus, "codes": codes}).all()
 
 
 def _hold_all(session: Session, holds: Sequence[tuple[_Request, Plan]], location_ids: dict[int, str],
@@ -797,24 +790,19 @@ def _request(session: Session, *, channel: str, lines: Sequence[schemas.Reservat
 
 def _snapshot(session: Session, request: _Request, *, level_ids: Sequence[int] | None = None) -> _Snapshot:
     """Plan from the counters as they are now (a plain read: the conditional UPDATEs re-check them)."""
-    if level_ids is None:
-        rows = _read_levels(session, skus=request.skus, codes=request.channel.location_codes)
+    rows: Sequence[_Level | _AnyRow]
+    parameters = {"skus": request.skus, "codes": request.channel.location_codes}
+    if level_ids is not None:
+        rows = session.execute(_LOCKED_SNAPSHOT, {**parameters, "level_ids": level_ids}).all()
+    elif session.get_bind().dialect.name == "postgresql":  # the batch's read, which also has the channel at hand
+        rows = _batch_facts(session, channels=[request.channel.code], skus=request.skus)[1]
     else:
-        rows = session.execute(_LOCKED_SNAPSHOT, {"skus": request.skus, "codes": request.channel.location_codes,
-                                                  "level_ids": level_ids}).all()
+        rows = session.execute(_SNAPSHOT, parameters).all()
     safety = request.channel.safety_stock
     candidates = [Candidate(row.id, row.sku, row.code, row.free - safety) for row in rows]
     plan = plan_reservation(request.demands, candidates, location_order=request.channel.location_codes,
                             max_exposed=request.channel.max_exposed)
     return _Snapshot(plan, {row.id: row.location_id for row in rows})
-
-
-def _read_levels(session: Session, *, skus: Sequence[str], codes: Sequence[str]) -> Sequence[_AnyRow]:
-    """The levels of ``skus`` at the active locations among ``codes``, with their free units (a plain read)."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        return _driver_rows(session, _SNAPSHOT_OF_ARRAYS, {"skus": list(skus), "codes": list(codes)})
-    return connection.execute(_SNAPSHOT, {"skus": skus, "codes": codes}).all()
 
 
 def _driver_rows(session: Session, statement: str, parameters: dict[str, Any]) -> list[Any]:
