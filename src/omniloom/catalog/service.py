@@ -24,6 +24,7 @@ from omniloom.catalog.schemas import (
 from omniloom.platform.clock import Clock
 from omniloom.platform.errors import Conflict, FieldError, InvalidInput
 from omniloom.platform.ids import new_id
+from omniloom.platform.money import Money
 from omniloom.platform.outbox import record
 from omniloom.platform.pagination import paginate
 
@@ -115,11 +116,7 @@ def update_variant(session: Session, sku: str, data: VariantUpdate, *, clock: Cl
     variant = get_variant(session, sku)
     changed: list[str] = []
     for name in sorted(data.model_fields_set):
-        if name == "cost":
-            columns = {"cost_amount": data.cost.amount if data.cost else None,
-                       "cost_currency": data.cost.currency if data.cost else None}
-        else:
-            columns = {name: getattr(data, name)}
+        columns = _cost_columns(data.cost) if name == "cost" else {name: getattr(data, name)}
         if any(getattr(variant, column) != value for column, value in columns.items()):
             changed.append(name)
             for column, value in columns.items():
@@ -240,9 +237,13 @@ def _media_rows(media: Sequence[MediaIn]) -> list[ProductMedia]:
 
 def _variant_row(data: VariantCreate, position: int, now: Any) -> Variant:
     return Variant(id=new_id("var"), sku=data.sku, gtin=data.gtin, mpn=data.mpn, options=dict(data.options),
-                   weight_grams=data.weight_grams, cost_amount=data.cost.amount if data.cost else None,
-                   cost_currency=data.cost.currency if data.cost else None, position=position, created_at=now,
+                   weight_grams=data.weight_grams, **_cost_columns(data.cost), position=position, created_at=now,
                    updated_at=now)
+
+
+def _cost_columns(cost: Money | None) -> dict[str, Any]:
+    """A variant's cost as its two columns (both null without a cost)."""
+    return {"cost_amount": cost.amount if cost else None, "cost_currency": cost.currency if cost else None}
 
 
 def _record_variants_created(session: Session, variants: Iterable[Variant], *, clock: Clock) -> None:
