@@ -6,31 +6,24 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
 
-from omniloom.customers import history
+from omniloom.customers.history import Format as HistoryFormat
 from omniloom.customers.schemas import MAX_BATCH
-from omniloom.demo.load import load_demo
-from omniloom.platform.auth import create_api_key, list_api_keys, revoke_api_key
-from omniloom.platform.clock import SystemClock
-from omniloom.platform.db import Database, make_engine
 from omniloom.platform.errors import OmniloomError
 from omniloom.platform.runtime import tune_garbage_collection
-from omniloom.platform.schema import ensure_migrated, upgrade
 from omniloom.platform.settings import Settings, get_settings
-from omniloom.syndication import exports
-from omniloom.syndication.connectors.sync import sync_channel
 from omniloom.syndication.formats import FormatName
-from omniloom.syndication.simulator import Marketplace, parse_rate
 from omniloom.syndication.validation import Target
-from omniloom.worker import Worker
+
+if TYPE_CHECKING:
+    from omniloom.platform.db import Database
+
+# Each command imports what it runs when it runs: a command (and --help) starts without loading the whole engine.
 
 app = typer.Typer(help="Omniloom: one omnichannel commerce engine behind every channel.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -48,10 +41,14 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _database(settings: Settings) -> Database:
+    from omniloom.platform.db import Database, make_engine
+
     return Database(make_engine(settings.database_url, pool_size=settings.database_pool_size))
 
 
 def _migrated_database(settings: Settings) -> Database:
+    from omniloom.platform.schema import ensure_migrated
+
     database = _database(settings)
     ensure_migrated(database.engine)
     return database
@@ -60,6 +57,9 @@ def _migrated_database(settings: Settings) -> Database:
 @app.command()
 def init() -> None:
     """Create the database or migrate it to this version's schema."""
+    from omniloom.platform.db import make_engine
+    from omniloom.platform.schema import upgrade
+
     engine = make_engine(get_settings().database_url)
     upgrade(engine)
     typer.echo(f"database ready: {engine.url.render_as_string(hide_password=True)}")
@@ -73,6 +73,11 @@ def serve(
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Also run the background worker.")] = True,
 ) -> None:
     """Run the HTTP API (and, unless --no-worker, the background worker)."""
+    import uvicorn
+
+    from omniloom.platform.clock import SystemClock
+    from omniloom.worker import Worker
+
     settings = get_settings()
     database = _migrated_database(settings)
     stop = threading.Event()
@@ -89,6 +94,9 @@ def serve(
 @app.command("worker")
 def run_worker(once: Annotated[bool, typer.Option(help="Run every job once and exit.")] = False) -> None:
     """Run background jobs: checkout clean-up, reservation and pickup expiry, outbox numbering and relaying."""
+    from omniloom.platform.clock import SystemClock
+    from omniloom.worker import Worker
+
     settings = get_settings()
     runner = Worker(_migrated_database(settings), SystemClock(), interval_seconds=settings.worker_interval_seconds,
                     settings=settings)
@@ -113,6 +121,9 @@ def keys_create(
     name: Annotated[str | None, typer.Option(help="What the key is for.")] = None,
 ) -> None:
     """Create an API key; the key is printed alone on the last line and never shown again."""
+    from omniloom.platform.auth import create_api_key
+    from omniloom.platform.clock import SystemClock
+
     with _migrated_database(get_settings()).write() as session:
         key, secret = create_api_key(session, role=role, name=name or role, clock=SystemClock())
     typer.echo(f"created {key.id} with role {key.role}; store the key now, it is not kept:")
@@ -122,6 +133,10 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (their secrets are not stored and cannot be shown)."""
+    from rich.table import Table
+
+    from omniloom.platform.auth import list_api_keys
+
     with _migrated_database(get_settings()).read() as session:
         keys = list_api_keys(session)
     table = Table("id", "role", "name", "starts with", "created", "revoked")
@@ -134,6 +149,9 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (key_...).")]) -> None:
     """Revoke a key."""
+    from omniloom.platform.auth import revoke_api_key
+    from omniloom.platform.clock import SystemClock
+
     with _migrated_database(get_settings()).write() as session:
         key = revoke_api_key(session, key_id=key_id, clock=SystemClock())
     typer.echo(f"revoked {key.id}")
@@ -147,13 +165,18 @@ def customers_import(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="JSON Lines (one event per line, as in POST /events) "
                                                                "or CSV.")],
     channel: Annotated[str | None, typer.Option(help="Channel of rows that name none.")] = None,
-    file_format: Annotated[history.Format | None, typer.Option(
+    file_format: Annotated[HistoryFormat | None, typer.Option(
         "--format", help="jsonl or csv (default: from the extension).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Rows per transaction.")] = 500,
     timezone: Annotated[str, typer.Option(help="Time zone of CSV times written without an offset.")] = "UTC",
     rejects: Annotated[Path | None, typer.Option(help="Write every rejected row here (JSON Lines).")] = None,
 ) -> None:
     """Import purchase history and other events; a row that fails is reported and the others are recorded."""
+    from rich.progress import Progress
+
+    from omniloom.customers import history
+    from omniloom.platform.clock import SystemClock
+
     settings = get_settings()
     database = _migrated_database(settings)
     source = history.open_history(file, format=file_format, default_channel=channel, timezone=timezone)
@@ -177,6 +200,10 @@ def customers_import(
 @app.command()
 def demo(seed: Annotated[int, typer.Option(help="Random seed: the same seed loads the same retailer.")] = 7) -> None:
     """Load a realistic demo retailer: warehouse, stores, channels of every type, catalog, prices and stock."""
+    from omniloom.demo.load import load_demo
+    from omniloom.platform.db import Database, make_engine
+    from omniloom.platform.schema import upgrade
+
     settings = get_settings()
     engine = make_engine(settings.database_url)
     upgrade(engine)
@@ -195,6 +222,11 @@ def feeds_export(
                      ] = None,
 ) -> None:
     """Write a channel's feed from the catalog (streamed, constant memory); prints the cursor for the next delta."""
+    from rich.progress import Progress
+
+    from omniloom.platform.clock import SystemClock
+    from omniloom.syndication import exports
+
     settings = get_settings()
     database = _migrated_database(settings)
     export = exports.FeedExport(database, channel, file_format, clock=SystemClock(), since=since,
@@ -215,6 +247,10 @@ def feeds_validate(
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many problems.")] = 200,
 ) -> None:
     """Check every item of a channel against its rules; exits 1 when an item has an error (left out of the feed)."""
+    from rich.table import Table
+
+    from omniloom.syndication import exports
+
     database = _migrated_database(get_settings())
     report = exports.validate(database, channel, target=target)
     table = Table("sku", "severity", "attribute", "problem", title=f"{channel}: {report.target} rules")
@@ -230,6 +266,9 @@ def feeds_validate(
 @connectors_app.command("sync")
 def connectors_sync(channel: Annotated[str, typer.Argument(metavar="CHANNEL", help="The channel's code.")]) -> None:
     """Sync a channel now: push its feed changes, import its orders, push tracking and cancellations."""
+    from omniloom.platform.clock import SystemClock
+    from omniloom.syndication.connectors.sync import sync_channel
+
     settings = get_settings()
     report = sync_channel(_migrated_database(settings), channel, SystemClock(), settings=settings)
     typer.echo(f"pushed {report.listings_pushed} listings, {report.stock_updates_pushed} stock and price updates, "
@@ -254,6 +293,10 @@ def simulate_marketplace(
     rate_limit: Annotated[str | None, typer.Option(help="Calls allowed, e.g. 10/s or 300/min (429 beyond).")] = None,
 ) -> None:
     """Run a marketplace that takes listings, sells them (POST /_simulate/orders) and expects tracking."""
+    import uvicorn
+
+    from omniloom.syndication.simulator import Marketplace, parse_rate
+
     try:
         limit = parse_rate(rate_limit) if rate_limit else None
     except ValueError as error:

@@ -44,7 +44,8 @@ def get_feed(code: str, _: ChannelInPathDep, db: DatabaseDep, clock: ClockDep, s
              since: Annotated[str | None, Query(description="A cursor from an earlier response: only the items "
                                                             "that changed after it, deletions included.")] = None,
              ) -> StreamingResponse:
-    """The channel's feed, streamed from the catalog in constant memory; with ``since``, only what changed."""
+    """The channel's feed, streamed in constant memory (Google formats of a channel checked against Google's rules
+    from the rows its change tracking keeps, others built from the catalog); with ``since``, only what changed."""
     with db.write() as session:
         cursor = deltas.catch_up(session, code, clock=clock)
         after = deltas.cursor_sequence(session, code, since) if since is not None else None

@@ -6,6 +6,11 @@ events touch (a price, a stock level, a product, a listing; the channel's own se
 touch every item), and records a new number only where the digest changed. A stock change counts only when it
 crosses the channel's ``low_stock_threshold`` or zero, so busy shelves do not flood a marketplace. A cursor is the
 number of the last change a client has seen.
+
+The rows also keep each shown item in its Google form (``google_row``) on channels checked against Google's rules,
+and mark the items left out for errors, so that a caught-up channel's full Google feed is read from them
+(``kept_google_rows``) instead of being built again from the catalog. ``ROW_FORM`` numbers that form: a channel
+whose rows were kept in an older form has them all written again at its next catch-up.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import insert, select, text
+import orjson
+from sqlalchemy import Select, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,13 +34,21 @@ from omniloom.platform.db import Database, in_code_point_order
 from omniloom.platform.errors import InvalidInput
 from omniloom.platform.pagination import decode_cursor, encode_cursor
 from omniloom.syndication.errors import invalid_cursor
+from omniloom.syndication.formats import google_values
 from omniloom.syndication.items import FeedItem
 from omniloom.syndication.models import FeedRow, FeedState
-from omniloom.syndication.service import Channel, feed_channel, item_batches
+from omniloom.syndication.rows import row_batches
+from omniloom.syndication.service import BATCH, Channel, feed_channel, item_batches
 from omniloom.syndication.validation import Validator, has_errors, target_for
 
 EVENT_BATCH = 5000
 SKU_CHUNK = 1000
+# The form of the kept rows (``google_values`` as JSON); raise it when that form or what goes into it changes.
+ROW_FORM = 1
+# The state of an item left out for errors, beside the digests of shown items (hex digits, never this).
+LEFT_OUT = "!"
+# The rows of items the feed shows or leaves out for errors (not those of items gone from it).
+_SHOWN_OR_LEFT_OUT = or_(FeedRow.deleted.is_(False), FeedRow.has_errors.is_(True))
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,10 @@ def catch_up(session: Session, channel_code: str, *, clock: Clock) -> str:
         tracker.compare_all()
         _refresh_statistics(session)
     else:
+        if state.row_form != ROW_FORM:
+            tracker.compare_all(rewrite=True)
         _follow_events(session, channel, state, tracker)
+    state.row_form = ROW_FORM
     state.sequence = tracker.sequence
     state.updated_at = clock.now()
     return encode_cursor(str(state.sequence))
@@ -119,6 +136,42 @@ def changes_since(session: Session, *, channel_code: str, cursor: str | None, cl
         return changes, next_cursor
     after = cursor_sequence(session, channel_code, cursor, field="cursor")
     return [change for batch in change_batches(session, channel, after=after) for change in batch], next_cursor
+
+
+def keeps_google_rows(session: Session, channel: Channel) -> bool:
+    """Whether the channel's rows hold its current full Google feed: it is checked against Google's rules and its
+    rows are kept in this version's form (call after ``catch_up``)."""
+    return target_for(channel.type) == "google" and session.scalar(
+        select(FeedState.row_form).where(FeedState.channel_code == channel.code)) == ROW_FORM
+
+
+def kept_rows_statement(session: Session, channel: Channel) -> Select[str | None]:
+    """The kept Google form of the items the channel's feed shows (None for those left out for errors), by SKU."""
+    return (select(FeedRow.google_row)
+            .where(FeedRow.channel_code == channel.code, _SHOWN_OR_LEFT_OUT)
+            .order_by(in_code_point_order(FeedRow.sku, session.get_bind().dialect.name)))
+
+
+def kept_google_rows(session: Session, channel: Channel) -> Iterator[tuple[list[list[Any]], int]]:
+    """The ``google_values`` of the items the channel's feed shows, by SKU, a batch at a time, each batch with the
+    number of items left out for errors among them."""
+    loads = orjson.loads
+    for batch in row_batches(session, kept_rows_statement(session, channel), size=BATCH):
+        rows = [loads(row) for (row,) in batch if row is not None]
+        yield rows, len(batch) - len(rows)
+
+
+def kept_google_changes(session: Session, channel: Channel, *, after: int
+                        ) -> Iterator[list[tuple[str, list[Any] | None]]]:
+    """The changes numbered after ``after``, oldest first, a batch at a time: each SKU with its kept
+    ``google_values``, or None when it left the feed."""
+    while rows := session.execute(
+            select(FeedRow.sku, FeedRow.sequence, FeedRow.deleted, FeedRow.google_row)
+            .where(FeedRow.channel_code == channel.code, FeedRow.sequence > after)
+            .order_by(FeedRow.sequence).limit(SKU_CHUNK)).all():
+        yield [(row.sku, None if row.deleted or row.google_row is None else orjson.loads(row.google_row))
+               for row in rows]
+        after = rows[-1].sequence
 
 
 def digest(item: FeedItem, *, low_stock_threshold: int) -> str:
@@ -206,56 +259,80 @@ class _Tracker:
         self.channel = channel
         self.sequence = state.sequence
         self.validator = _presence_validator(channel)
+        self.keeps_google = self.validator.target == "google"
         self.threshold = channel.settings.low_stock_threshold
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         statement = dialect.insert(FeedRow)
+        kept = {"deleted": statement.excluded.deleted, "google_row": statement.excluded.google_row,
+                "has_errors": statement.excluded.has_errors}
+        keys = [FeedRow.channel_code, FeedRow.sku]
         self.upsert = statement.on_conflict_do_update(
-            index_elements=[FeedRow.channel_code, FeedRow.sku],
-            set_={"digest": statement.excluded.digest, "sequence": statement.excluded.sequence,
-                  "deleted": statement.excluded.deleted})
+            index_elements=keys,
+            set_={"digest": statement.excluded.digest, "sequence": statement.excluded.sequence, **kept})
+        # What no feed client is told about (an item neither shown before nor now, or shown unchanged): its number
+        # and digest stay.
+        self.unnumbered = statement.on_conflict_do_update(index_elements=keys, set_=kept)
 
     def compare(self, skus: Sequence[str]) -> None:
         """Compare the items of ``skus`` (sorted)."""
         for start in range(0, len(skus), SKU_CHUNK):
             chunk = skus[start:start + SKU_CHUNK]
-            shown = dict(self.session.execute(
-                select(FeedRow.sku, FeedRow.digest).where(FeedRow.channel_code == self.channel.code,
-                                                          FeedRow.sku.in_(chunk), FeedRow.deleted.is_(False))).all())
-            current = self._digests(_items(self.session, self.channel, chunk))
+            shown = {sku: LEFT_OUT if left_out else row_digest for sku, row_digest, left_out in self.session.execute(
+                select(FeedRow.sku, FeedRow.digest, FeedRow.has_errors)
+                .where(FeedRow.channel_code == self.channel.code, FeedRow.sku.in_(chunk), _SHOWN_OR_LEFT_OUT))}
+            current = self._states(_items(self.session, self.channel, chunk))
             self._record(shown, current, chunk)
 
-    def compare_all(self) -> None:
-        """Compare every item of the channel and every item its feed ever showed."""
+    def compare_all(self, *, rewrite: bool = False) -> None:
+        """Compare every item of the channel and every item its feed ever showed; ``rewrite`` writes the kept form
+        of unchanged items too."""
         shown_rows = self.session.execute(
-            select(FeedRow.sku, FeedRow.digest)
-            .where(FeedRow.channel_code == self.channel.code, FeedRow.deleted.is_(False))
+            select(FeedRow.sku, FeedRow.digest, FeedRow.has_errors)
+            .where(FeedRow.channel_code == self.channel.code, _SHOWN_OR_LEFT_OUT)
             .order_by(in_code_point_order(FeedRow.sku, self.session.get_bind().dialect.name)),
             execution_options={"yield_per": SKU_CHUNK})
-        shown = _SortedDigests(iter(shown_rows))
+        shown = _SortedDigests((sku, LEFT_OUT if left_out else row_digest) for sku, row_digest, left_out in shown_rows)
         items = (item for batch in item_batches(self.session, self.channel, with_stores=True) for item in batch)
         while batch := list(islice(items, SKU_CHUNK)):
-            current = self._digests(batch)
+            current = self._states(batch)
             last = batch[-1].id
             previous = shown.up_to(last)
-            self._record(previous, current, sorted(set(previous) | set(current)))
+            self._record(previous, current, sorted(set(previous) | set(current)), rewrite=rewrite)
         remaining = shown.rest()
         self._record(remaining, {}, sorted(remaining))
 
-    def _digests(self, items: Iterable[FeedItem]) -> dict[str, str]:
-        return {item.id: digest(item, low_stock_threshold=self.threshold) for item in items
-                if not has_errors(self.validator.check(item))}
+    def _states(self, items: Iterable[FeedItem]) -> dict[str, tuple[str, str | None]]:
+        """Each item's state (its digest, or ``LEFT_OUT`` when it has errors) and kept Google form."""
+        states: dict[str, tuple[str, str | None]] = {}
+        for item in items:
+            if has_errors(self.validator.check(item)):
+                states[item.id] = (LEFT_OUT, None)
+            else:
+                kept = orjson.dumps(google_values(item)).decode() if self.keeps_google else None
+                states[item.id] = (digest(item, low_stock_threshold=self.threshold), kept)
+        return states
 
-    def _record(self, shown: dict[str, str], current: dict[str, str], skus: Sequence[str]) -> None:
-        rows: list[dict[str, object]] = []
+    def _record(self, shown: dict[str, str], current: dict[str, tuple[str, str | None]], skus: Sequence[str],
+                *, rewrite: bool = False) -> None:
+        numbered: list[dict[str, object]] = []
+        unnumbered: list[dict[str, object]] = []
         for sku in skus:
-            old, new = shown.get(sku), current.get(sku)
-            if old == new:
+            old = shown.get(sku)
+            new, kept = current.get(sku, (None, None))
+            shown_now = new is not None and new != LEFT_OUT
+            if old == new and not (rewrite and shown_now):
+                continue
+            row = {"channel_code": self.channel.code, "sku": sku, "deleted": not shown_now, "google_row": kept,
+                   "has_errors": new == LEFT_OUT}
+            if old == new or not (shown_now or (old is not None and old != LEFT_OUT)):
+                unnumbered.append({**row, "digest": new if shown_now else "", "sequence": 0})
                 continue
             self.sequence += 1
-            rows.append({"channel_code": self.channel.code, "sku": sku, "digest": new or old or "",
-                         "sequence": self.sequence, "deleted": new is None})
-        if rows:
-            self.session.execute(self.upsert, rows)
+            numbered.append({**row, "digest": new if shown_now else old, "sequence": self.sequence})
+        if numbered:
+            self.session.execute(self.upsert, numbered)
+        if unnumbered:
+            self.session.execute(self.unnumbered, unnumbered)
 
 
 class _SortedDigests:

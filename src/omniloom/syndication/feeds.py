@@ -1,7 +1,9 @@
 """Streaming a channel's feed in any format: the full feed, a delta since a cursor, and the problems of its items.
 
 Items pass the rules of the format's channel kind before they are written: an item with an error is left out of
-the feed (and listed among the feed's issues), an item with warnings stays.
+the feed (and listed among the feed's issues), an item with warnings stays. A caught-up channel checked against
+Google's rules writes its Google feeds, full and delta, from the rows its change tracking keeps
+(``deltas.kept_google_rows``): the same items, checked the same way, without building them again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from omniloom.inventory.service import LocationShare
-from omniloom.syndication.deltas import change_batches
+from omniloom.syndication.deltas import change_batches, keeps_google_rows, kept_google_changes, kept_google_rows
 from omniloom.syndication.formats import FormatName, Writer
 from omniloom.syndication.items import FeedItem, Problem, Severity
 from omniloom.syndication.service import Channel, item_batches, store_stock
@@ -47,31 +49,44 @@ class FeedCount:
 
 def full_feed(session: Session, channel: Channel, writer: Writer, *, target: Target,
               count: FeedCount | None = None) -> Iterator[str]:
-    """The whole feed, as text chunks (one per batch of items)."""
+    """The whole feed, as text chunks (one per batch of items). Callers catch the channel up first."""
     count = count or FeedCount()
-    validator = Validator(target, currency=channel.currency)
     yield writer.begin()
-    for batch in item_batches(session, channel):
-        valid = [item for item in batch if not _has_errors(validator, item)]
-        yield writer.upsert_all(valid, _stores(session, channel, writer, valid))
-        count.add(written=len(valid), left_out=len(batch) - len(valid))
+    if _reads_kept_rows(session, channel, writer, target):
+        for rows, left_out in kept_google_rows(session, channel):
+            yield writer.google_rows(rows)
+            count.add(written=len(rows), left_out=left_out)
+    else:
+        validator = Validator(target, currency=channel.currency)
+        for batch in item_batches(session, channel):
+            valid = [item for item in batch if not _has_errors(validator, item)]
+            yield writer.upsert_all(valid, _stores(session, channel, writer, valid))
+            count.add(written=len(valid), left_out=len(batch) - len(valid))
     yield writer.end()
 
 
 def delta_feed(session: Session, channel: Channel, writer: Writer, *, target: Target, after: int,
                count: FeedCount | None = None) -> Iterator[str]:
-    """The items changed after change number ``after``: upserts, and deletions of what left the feed."""
+    """The items changed after change number ``after``: upserts, and deletions of what left the feed. Callers
+    catch the channel up first."""
     count = count or FeedCount()
-    validator = Validator(target, currency=channel.currency)
     yield writer.begin()
-    for changes in change_batches(session, channel, after=after):
-        valid = [change.item for change in changes
-                 if change.item is not None and not has_errors(validator.check(change.item))]
-        kept = {item.id for item in valid}
-        gone = [change.sku for change in changes if change.sku not in kept]
-        yield (writer.upsert_all(valid, _stores(session, channel, writer, valid))
-               + "".join(writer.delete(sku) for sku in gone))
-        count.add(written=len(valid), deleted=len(gone))
+    if _reads_kept_rows(session, channel, writer, target):
+        for kept in kept_google_changes(session, channel, after=after):
+            rows = [values for _sku, values in kept if values is not None]
+            gone = [sku for sku, values in kept if values is None]
+            yield writer.google_rows(rows) + "".join(writer.delete(sku) for sku in gone)
+            count.add(written=len(rows), deleted=len(gone))
+    else:
+        validator = Validator(target, currency=channel.currency)
+        for changes in change_batches(session, channel, after=after):
+            valid = [change.item for change in changes
+                     if change.item is not None and not has_errors(validator.check(change.item))]
+            kept_skus = {item.id for item in valid}
+            gone = [change.sku for change in changes if change.sku not in kept_skus]
+            yield (writer.upsert_all(valid, _stores(session, channel, writer, valid))
+                   + "".join(writer.delete(sku) for sku in gone))
+            count.add(written=len(valid), deleted=len(gone))
     yield writer.end()
 
 
@@ -88,6 +103,12 @@ def feed_issues(session: Session, channel: Channel, *, target: Target, severity:
             for problem in validator.check(item):
                 if severity is None or problem.severity == severity:
                     yield problem
+
+
+def _reads_kept_rows(session: Session, channel: Channel, writer: Writer, target: Target) -> bool:
+    """Whether the feed is written from the channel's kept rows: a Google format under Google's rules, of a channel
+    that keeps its rows in that form."""
+    return writer.writes_google_values and target == "google" and keeps_google_rows(session, channel)
 
 
 def _stores(session: Session, channel: Channel, writer: Writer, items: list[FeedItem]

@@ -15,13 +15,15 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 from math import ceil
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from xml.sax.saxutils import escape
 
 from babel.numbers import get_currency_precision
 
-from omniloom.inventory.service import LocationShare
 from omniloom.syndication.items import VARIANT_ATTRIBUTES, FeedItem
+
+if TYPE_CHECKING:  # the writers only read a share's fields; importing the inventory service costs a CLI's start-up
+    from omniloom.inventory.service import LocationShare
 
 FormatName = Literal["google_tsv", "google_xml", "local_inventory", "meta_csv", "marketplace_csv", "json"]
 FORMAT_NAMES: tuple[str, ...] = get_args(FormatName)
@@ -65,6 +67,8 @@ class Writer:
     media_type = "text/plain; charset=utf-8"
     extension = "txt"
     wants_stores = False
+    # Google's formats also write items given as their kept values (``google_values``).
+    writes_google_values = False
 
     def __init__(self, *, delta: bool, channel_code: str) -> None:
         self.delta = delta
@@ -85,6 +89,10 @@ class Writer:
 
     def end(self) -> str:
         return ""
+
+    def google_rows(self, rows: list[list[Any]]) -> str:
+        """The text of several items given as their ``google_values`` (changed in place)."""
+        raise NotImplementedError
 
 
 class _Tabular(Writer):
@@ -140,15 +148,17 @@ GOOGLE_COLUMNS = (
 
 
 _NO_VALUES = ("",) * len(VARIANT_ATTRIBUTES)
+ADDITIONAL_IMAGES = GOOGLE_COLUMNS.index("additional_image_link")
 
 
-def _google_values(item: FeedItem) -> list[str]:
+def google_values(item: FeedItem) -> list[Any]:
+    """An item's Google product data, a text per column of ``GOOGLE_COLUMNS`` but the additional image links, which
+    are a list of texts. A channel keeps its items in this form (``FeedRow.google_row``)."""
     return [
-        item.id, item.title, item.description, item.link, item.image_link or "",
-        ",".join(item.additional_image_links), item.availability, price_text(item.price, item.currency),
-        price_text(item.sale_price, item.currency), item.brand or "", item.gtin or "", item.mpn or "",
-        "" if item.identifier_exists else "no", item.condition, item.item_group_id,
-        *map(item.attributes.get, VARIANT_ATTRIBUTES, _NO_VALUES),
+        item.id, item.title, item.description, item.link, item.image_link or "", item.additional_image_links,
+        item.availability, price_text(item.price, item.currency), price_text(item.sale_price, item.currency),
+        item.brand or "", item.gtin or "", item.mpn or "", "" if item.identifier_exists else "no", item.condition,
+        item.item_group_id, *map(item.attributes.get, VARIANT_ATTRIBUTES, _NO_VALUES),
         item.product_type or "", item.google_product_category or "",
         f"{item.shipping_weight_grams} g" if item.shipping_weight_grams is not None else "",
     ]
@@ -161,9 +171,20 @@ class GoogleTsv(_Tabular):
     columns = GOOGLE_COLUMNS
     media_type = "text/tab-separated-values; charset=utf-8"
     extension = "tsv"
+    writes_google_values = True
 
     def values(self, item: FeedItem, stores: Sequence[LocationShare]) -> list[Sequence[str]]:
-        return [_google_values(item)]
+        return [_cells(google_values(item))]
+
+    def google_rows(self, rows: list[list[Any]]) -> str:
+        cells = [_cells(values) for values in rows]
+        return self._rows([("upsert", *row) for row in cells] if self.delta else cells)
+
+
+def _cells(values: list[Any]) -> list[str]:
+    """Google values as the cells of a row: the additional image links separated by commas."""
+    values[ADDITIONAL_IMAGES] = ",".join(values[ADDITIONAL_IMAGES])
+    return values
 
 
 class LocalInventory(_Tabular):
@@ -288,6 +309,7 @@ class GoogleXml(Writer):
 
     media_type = "application/rss+xml; charset=utf-8"
     extension = "xml"
+    writes_google_values = True
 
     def __init__(self, *, delta: bool, channel_code: str, site: str = "") -> None:
         super().__init__(delta=delta, channel_code=channel_code)
@@ -299,12 +321,18 @@ class GoogleXml(Writer):
                 f"<description>Products of channel {_xml(self.channel_code)}</description>\n")
 
     def upsert(self, item: FeedItem, stores: Sequence[LocationShare] = ()) -> str:
+        return self._item(google_values(item))
+
+    def google_rows(self, rows: list[list[Any]]) -> str:
+        return "".join(map(self._item, rows))
+
+    def _item(self, values: list[Any]) -> str:
         parts = ["<item>\n"]
         if self.delta:
             parts.append("<g:action>upsert</g:action>\n")
-        for name, value in zip(GOOGLE_COLUMNS, _google_values(item), strict=True):
+        for name, value in zip(GOOGLE_COLUMNS, values, strict=True):
             if name == "additional_image_link":
-                parts.extend(f"<g:{name}>{_xml(url)}</g:{name}>\n" for url in item.additional_image_links)
+                parts.extend(f"<g:{name}>{_xml(url)}</g:{name}>\n" for url in value)
             elif value:
                 parts.append(f"<g:{name}>{_xml(value)}</g:{name}>\n")
         parts.append("</item>\n")
