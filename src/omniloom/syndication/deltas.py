@@ -319,16 +319,17 @@ class _Tracker:
         for sku in skus:
             old = shown.get(sku)
             new, kept = current.get(sku, (None, None))
-            shown_now = new is not None and new != LEFT_OUT
-            if old == new and not (rewrite and shown_now):
+            was_shown = old is not None and old != LEFT_OUT
+            is_shown = new is not None and new != LEFT_OUT
+            if old == new and not (rewrite and is_shown):
                 continue
-            row = {"channel_code": self.channel.code, "sku": sku, "deleted": not shown_now, "google_row": kept,
+            row = {"channel_code": self.channel.code, "sku": sku, "deleted": not is_shown, "google_row": kept,
                    "has_errors": new == LEFT_OUT}
-            if old == new or not (shown_now or (old is not None and old != LEFT_OUT)):
-                unnumbered.append({**row, "digest": new if shown_now else "", "sequence": 0})
-                continue
-            self.sequence += 1
-            numbered.append({**row, "digest": new if shown_now else old, "sequence": self.sequence})
+            if old != new and (was_shown or is_shown):
+                self.sequence += 1
+                numbered.append({**row, "digest": new if is_shown else old, "sequence": self.sequence})
+            else:
+                unnumbered.append({**row, "digest": new if is_shown else "", "sequence": 0})
         if numbered:
             self.session.execute(self.upsert, numbered)
         if unnumbered:
