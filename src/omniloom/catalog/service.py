@@ -199,22 +199,22 @@ def feed_variants(*, channel_code: str, dialect: str) -> Subquery:
     by ``sku``.
 
     ``media`` is a JSON array of ``[position, url]`` pairs (in no particular order; null without media): SQLite
-    before 3.44 cannot order inside an aggregate."""
+    before 3.44 cannot order inside an aggregate. It is looked up per variant, so that a query of a few SKUs reads
+    only their products' media."""
     listing = ChannelListing.__table__.alias("listing")
     pair, pairs = ((func.json_build_array, func.json_agg) if dialect == "postgresql"
                    else (func.json_array, func.json_group_array))
-    media = (select(ProductMedia.product_id, pairs(pair(ProductMedia.position, ProductMedia.url)).label("media"))
-             .group_by(ProductMedia.product_id).subquery("media"))
+    media = (select(pairs(pair(ProductMedia.position, ProductMedia.url)))
+             .where(ProductMedia.product_id == Variant.product_id).scalar_subquery())
     return (
         select(Variant.sku, Variant.id.label("variant_id"), Variant.product_id, Variant.gtin, Variant.mpn,
                Variant.options, Variant.weight_grams, Product.title, Product.description, Product.brand,
-               Product.category, Product.attributes, media.c.media, listing.c.listing_id,
+               Product.category, Product.attributes, media.label("media"), listing.c.listing_id,
                listing.c.title.label("listing_title"), listing.c.description.label("listing_description"),
                listing.c.category.label("listing_category"), listing.c.attributes.label("listing_attributes"),
                func.coalesce(listing.c.excluded, False).label("listing_excluded"), Variant.cost_amount,
                Variant.cost_currency)
         .join_from(Variant, Product, Product.id == Variant.product_id)
-        .outerjoin(media, media.c.product_id == Variant.product_id)
         .outerjoin(listing, and_(listing.c.channel_code == channel_code, listing.c.sku == Variant.sku))
         .where(Product.status == "active")
         .subquery("feed_variants")
