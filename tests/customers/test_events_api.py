@@ -35,6 +35,24 @@ def test_a_batch_keeps_valid_events_and_names_what_is_wrong_with_the_others(admi
                                                  "customer_events": 2, "customer_purchases": 0}
 
 
+def test_an_event_keeps_its_identifiers_as_sent_and_only_those_sent(admin: TestClient) -> None:
+    sent = [{"email": " Anna@Example.COM ", "phone": "06 1234 5678", "external_ids": {"POS": "C-1"},
+             "verified": ["email"]},
+            {"device_id": "dev-1", "loyalty_id": "ly 0001", "email": None, "external_ids": {}, "verified": []}]
+    result = send(admin, *({"type": "page_view", "channel": "web", "identifiers": identifiers}
+                           for identifiers in sent))
+    exported = [admin.get(f"/customers/{customer}/export").json()["events"] for customer in result["customer_ids"]]
+    assert [events[0]["identifiers"] for events in exported] == [
+        sent[0], {"device_id": "dev-1", "loyalty_id": "ly 0001"}]
+
+
+def test_of_two_refused_identifiers_the_first_in_the_event_schema_is_named(admin: TestClient) -> None:
+    result = send(admin, event(email="not an address", loyalty_id="null", external_ids={"pos": "-1"}),
+                  event(device_id="unknown", external_ids={"pos": "anonymous", "bol": "null"}))
+    assert [[error["field"] for error in rejected["errors"]] for rejected in result["rejected"]] == [
+        ["events[0].identifiers.email"], ["events[1].identifiers.device_id"]]
+
+
 @pytest.mark.parametrize("junk", ["null", "anonymous", "-1", "0000-0000", "  "])
 def test_placeholder_identifiers_are_refused_not_linked(admin: TestClient, junk: str) -> None:
     result = send(admin, event(device_id=junk), event(device_id=junk))

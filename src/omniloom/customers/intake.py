@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from omniloom.customers import identifiers as ids
 from omniloom.customers.identifiers import PRIORITY, Identifier, IdentifierProblem
-from omniloom.customers.schemas import PROPERTY_MODELS, EventIn
+from omniloom.customers.schemas import PROPERTY_MODELS, EventIdentifiers, EventIn
 from omniloom.platform.errors import FieldError
 from omniloom.platform.ids import new_id
 
@@ -60,28 +60,53 @@ def _by_priority(identifier: Identifier) -> tuple[int, Identifier]:
 
 def _normalise(event: EventIn, *, prefix: str, region: str) -> tuple[list[Identifier], frozenset[Identifier]]:
     sent = event.identifiers
-    at = f"{prefix}.identifiers"
-    found: list[Identifier] = []
-    if sent.email is not None:
-        found.append(ids.email(sent.email, field=f"{at}.email"))
-    if sent.phone is not None:
-        found.append(ids.phone(sent.phone, region=region, field=f"{at}.phone"))
-    if sent.device_id is not None:
-        found.append(ids.device(sent.device_id, field=f"{at}.device_id"))
-    if sent.loyalty_id is not None:
-        found.append(ids.loyalty(sent.loyalty_id, field=f"{at}.loyalty_id"))
-    for channel, value in sorted(sent.external_ids.items()):
-        found.append(ids.external(channel, value, field=f"{at}.external_ids.{channel}"))
+    try:
+        found = _identifiers(sent, region)
+    except IdentifierProblem as problem:  # the field is named inside the event only for a refused value
+        raise IdentifierProblem(f"{prefix}.identifiers.{problem.error.field}", problem.error.message) from None
     if not found:
-        raise IdentifierProblem(at, "at least one identifier is needed to know whose event this is")
-    found.sort(key=_by_priority)
+        raise IdentifierProblem(f"{prefix}.identifiers",
+                                "at least one identifier is needed to know whose event this is")
     if not sent.verified:
         return found, frozenset()
     verified = frozenset(identifier for identifier in found if identifier.kind in sent.verified)
     for kind in sent.verified:
         if not any(identifier.kind == kind for identifier in found):
-            raise IdentifierProblem(f"{at}.verified", f"names '{kind}' but the event carries no {kind}")
+            raise IdentifierProblem(f"{prefix}.identifiers.verified",
+                                    f"names '{kind}' but the event carries no {kind}")
     return found, verified
+
+
+def _identifiers(sent: EventIdentifiers, region: str) -> list[Identifier]:
+    """The event's identifiers normalised, strongest first (``PRIORITY``); a refused one raises IdentifierProblem
+    naming its field within ``identifiers``."""
+    found: list[Identifier] = []
+    if sent.email is not None:
+        found.append(ids.email(sent.email, field="email"))
+    if sent.phone is not None:
+        found.append(ids.phone(sent.phone, region=region, field="phone"))
+    if sent.device_id is not None:
+        found.append(ids.device(sent.device_id, field="device_id"))
+    if sent.loyalty_id is not None:
+        found.append(ids.loyalty(sent.loyalty_id, field="loyalty_id"))
+    for channel, value in sorted(sent.external_ids.items()):
+        found.append(ids.external(channel, value, field=f"external_ids.{channel}"))
+    if len(found) > 1:
+        found.sort(key=_by_priority)
+    return found
+
+
+def _as_sent(sent: EventIdentifiers) -> dict[str, Any]:
+    """The identifiers as the channel sent them, without the fields it left out (``model_dump(mode="json",
+    exclude_defaults=True)``, built directly: it is made for every event)."""
+    kept: dict[str, Any] = {name: value for name, value in (("email", sent.email), ("phone", sent.phone),
+                                                            ("device_id", sent.device_id),
+                                                            ("loyalty_id", sent.loyalty_id)) if value is not None}
+    if sent.external_ids:
+        kept["external_ids"] = dict(sent.external_ids)
+    if sent.verified:
+        kept["verified"] = list(sent.verified)
+    return kept
 
 
 def _typed_properties(event: EventIn, *, prefix: str) -> tuple[dict[str, Any], PurchaseFacts | None]:
@@ -112,7 +137,7 @@ def prepare(raw: dict[str, Any], *, index: int, received_at: datetime, region: s
     return PreparedEvent(
         index=index, event_id=event.id or new_id("cev"), client_id=event.id is not None, type=event.type,
         channel=event.channel, occurred_at=event.timestamp or received_at, identifiers=found, verified=verified,
-        raw_identifiers=event.identifiers.model_dump(mode="json", exclude_defaults=True),
+        raw_identifiers=_as_sent(event.identifiers),
         properties=properties, purchase=purchase, traits=traits,
     )
 

@@ -11,15 +11,15 @@ batch are inserted together at the end, and merges of profiles created earlier u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
+from omniloom.customers.bulk import chunks, fetch, insert_rows, member, on_postgres, pair_member, update_rows
 from omniloom.customers.events import CustomerMerged
 from omniloom.customers.identifiers import Identifier
 from omniloom.customers.intake import PreparedEvent
@@ -31,10 +31,26 @@ from omniloom.customers.models import (
 )
 from omniloom.customers.moves import move_profiles
 from omniloom.platform.clock import Clock
+from omniloom.platform.db import json_rows
 from omniloom.platform.ids import new_id
 from omniloom.platform.outbox import OutboxEvent, outbox_row
 
 GUARD_RULES = ("verified_email_conflict", "loyalty_id_conflict")
+_KNOWN_IDENTIFIERS = (
+    "SELECT kind, value, id, profile_id, origin_profile_id, verified, shared, last_seen_at FROM customer_identifiers "
+    "WHERE (kind, value) IN (SELECT pair ->> 0, pair ->> 1 FROM json_array_elements(CAST(%s AS json)) AS pair)")
+# Two index lookups, not ``id IN (...) OR merged_into IN (...)``: PostgreSQL cannot use an index for an OR of two
+# sub-selects and scanned every profile for it. A profile found by both (not expected: identifiers belong to live
+# profiles) comes twice, which the facts do not mind.
+_PROFILES_AND_MEMBERS = (
+    "SELECT id, created_at, merged_into FROM customer_profiles "
+    "WHERE id IN (SELECT CAST(json_array_elements_text(CAST(%s AS json)) AS VARCHAR(40))) "
+    "UNION ALL SELECT id, created_at, merged_into FROM customer_profiles "
+    "WHERE merged_into IN (SELECT CAST(json_array_elements_text(CAST(%s AS json)) AS VARCHAR(40)))")
+_WEIGHED_IDENTIFIERS = (
+    "SELECT profile_id, kind, value, verified FROM customer_identifiers "
+    "WHERE profile_id IN (SELECT CAST(json_array_elements_text(CAST(%s AS json)) AS VARCHAR(40))) "
+    "AND kind IN ('email', 'loyalty')")
 _PROFILES = cast(Table, CustomerProfile.__table__)
 _IDENTIFIERS = cast(Table, CustomerIdentifier.__table__)
 
@@ -99,20 +115,30 @@ class Resolver:
     def load(self, events: Sequence[PreparedEvent]) -> None:
         """Read every identifier of the batch that is already known, and what the guards weigh of the profiles its
         events may merge; a profile no event can merge is weighed only if the batch's merges reach it after all."""
-        wanted = list({i for event in events for i in event.identifiers if i not in self.known})
+        known = self.known
+        wanted = list({i for event in events for i in event.identifiers if i not in known})
+        for row in self._known_rows(wanted):
+            kind, value, row_id, profile_id, origin_profile_id, verified, shared, last_seen_at = row
+            known[Identifier(kind, value)] = KnownIdentifier(row_id, profile_id, origin_profile_id, verified, shared,
+                                                             last_seen_at)
+        for owners_chunk in chunks(self.session, sorted(self._mergeable(events))):
+            self._facts(owners_chunk)
+
+    def _known_rows(self, wanted: list[Identifier]) -> Iterator[Sequence[Any]]:
+        """The stored rows of these identifiers: kind, value, id, profile, origin profile, verified, shared and
+        last seen (on PostgreSQL one statement whose pairs are one JSON parameter, read as plain tuples)."""
+        if not wanted:
+            return
+        if on_postgres(self.session):
+            yield from fetch(self.session, _KNOWN_IDENTIFIERS, json_rows([(i.kind, i.value) for i in wanted]))
+            return
         for chunk in chunks(self.session, wanted):
-            rows = self.session.execute(
+            yield from self.session.execute(
                 select(CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.id,
                        CustomerIdentifier.profile_id, CustomerIdentifier.origin_profile_id,
                        CustomerIdentifier.verified, CustomerIdentifier.shared, CustomerIdentifier.last_seen_at)
                 .where(pair_member(self.session, CustomerIdentifier.kind, CustomerIdentifier.value,
-                                   [(i.kind, i.value) for i in chunk], "identifiers"))
-            )
-            for kind, value, row_id, profile_id, origin_profile_id, verified, shared, last_seen_at in rows:
-                self.known[Identifier(kind, value)] = KnownIdentifier(row_id, profile_id, origin_profile_id, verified,
-                                                                      shared, last_seen_at)
-        for owners_chunk in chunks(self.session, sorted(self._mergeable(events))):
-            self._facts(owners_chunk)
+                                   [(i.kind, i.value) for i in chunk], "identifiers")))
 
     def _mergeable(self, events: Sequence[PreparedEvent]) -> set[str]:
         """The stored profiles an event may merge: those owning an identifier of an event that carries another
@@ -141,25 +167,15 @@ class Resolver:
         if not missing:
             return
         wanted = set(missing)
-        profiles = self.session.execute(
-            select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
-            .where(member(self.session, CustomerProfile.id, missing, "ids")
-                   | member(self.session, CustomerProfile.merged_into, missing, "survivors"))
-        ).all()
-        for row in profiles:
-            if row.id in wanted:
-                self.facts[row.id] = ProfileFacts(created_at=row.created_at, new=False, members={row.id})
-        for row in profiles:
-            if row.merged_into in wanted and row.merged_into in self.facts:
-                self.facts[row.merged_into].members.add(row.id)
-        identifier_rows = self.session.execute(
-            select(CustomerIdentifier.profile_id, CustomerIdentifier.kind, CustomerIdentifier.value,
-                   CustomerIdentifier.verified)
-            .where(member(self.session, CustomerIdentifier.profile_id, missing, "profiles"),
-                   CustomerIdentifier.kind.in_(("email", "loyalty")))
-        )
-        for owned in identifier_rows:
-            self._note(self.facts[owned.profile_id], Identifier(owned.kind, owned.value), owned.verified)
+        profiles, identifier_rows = self._profile_rows(missing)
+        for profile_id, created_at, _ in profiles:
+            if profile_id in wanted:
+                self.facts[profile_id] = ProfileFacts(created_at=created_at, new=False, members={profile_id})
+        for profile_id, _, merged_into in profiles:
+            if merged_into in wanted and merged_into in self.facts:
+                self.facts[merged_into].members.add(profile_id)
+        for owner, kind, value, verified in identifier_rows:
+            self._note(self.facts[owner], Identifier(kind, value), verified)
         all_members = [m for p in missing for m in self.facts[p].members]
         separations = self.session.execute(
             select(CustomerSeparation.profile_id, CustomerSeparation.other_profile_id)
@@ -174,6 +190,23 @@ class Resolver:
         for identifier in self.verify:  # verified in this batch, not written yet
             if (owner := self.find(self.known[identifier].profile_id)) in wanted:
                 self._note(self.facts[owner], identifier, True)
+
+    def _profile_rows(self, profile_ids: list[str]) -> tuple[Sequence[Sequence[Any]], Sequence[Sequence[Any]]]:
+        """(id, created_at, merged_into) of these profiles and of those merged into them, and (profile, kind,
+        value, verified) of their emails and loyalty ids."""
+        if on_postgres(self.session):
+            ids = json_rows(profile_ids)
+            return fetch(self.session, _PROFILES_AND_MEMBERS, ids, ids), fetch(self.session, _WEIGHED_IDENTIFIERS, ids)
+        profiles = self.session.execute(
+            select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
+            .where(member(self.session, CustomerProfile.id, profile_ids, "ids")
+                   | member(self.session, CustomerProfile.merged_into, profile_ids, "survivors"))).all()
+        identifiers = self.session.execute(
+            select(CustomerIdentifier.profile_id, CustomerIdentifier.kind, CustomerIdentifier.value,
+                   CustomerIdentifier.verified)
+            .where(member(self.session, CustomerIdentifier.profile_id, profile_ids, "profiles"),
+                   CustomerIdentifier.kind.in_(("email", "loyalty")))).all()
+        return profiles, identifiers
 
     @staticmethod
     def _note(facts: ProfileFacts, identifier: Identifier, verified: bool) -> None:
@@ -205,11 +238,20 @@ class Resolver:
     def resolve(self, event: PreparedEvent) -> tuple[str, str]:
         """(profile, origin profile) of ``event``, after linking and merging what its identifiers say."""
         occurred_at = event.occurred_at
+        seen, known_rows, new_rows = self.seen, self.known, self.new_identifiers
+        found: list[tuple[Identifier, KnownIdentifier | None]] = []
         for identifier in event.identifiers:
-            seen = self.seen.get(identifier)
-            if seen is None or seen < occurred_at:
-                self.seen[identifier] = occurred_at
-        found = [(identifier, self.owner(identifier)) for identifier in event.identifiers]
+            last = seen.get(identifier)
+            if last is None or last < occurred_at:
+                seen[identifier] = occurred_at
+            found.append((identifier, known_rows.get(identifier) or new_rows.get(identifier)))
+        if not event.verified:  # the usual event: identifiers of one person, all known already
+            top = found[0][1]
+            if top is not None and not top.shared:
+                root = self.find(top.profile_id)
+                if all(known is not None and not known.shared and self.find(known.profile_id) == root
+                       for _, known in found[1:]):
+                    return root, top.origin_profile_id
         linkable = [(identifier, known) for identifier, known in found if known is None or not known.shared]
         if not linkable:  # only shared devices: the event is theirs, and links nobody
             shared = found[0][1]

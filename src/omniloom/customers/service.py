@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from omniloom.customers import loyalty
-from omniloom.customers.bulk import chunks, insert_rows, member, pair_member, update_rows
+from omniloom.customers.bulk import chunks, fetch, insert_rows, member, on_postgres, pair_member, update_rows
 from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
 from omniloom.customers.identifiers import PRIORITY, Identifier
@@ -33,7 +33,7 @@ from omniloom.customers.moves import return_rows
 from omniloom.customers.resolution import Resolver
 from omniloom.customers.schemas import PURPOSES, ConsentIn
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import Database
+from omniloom.platform.db import Database, json_rows
 from omniloom.platform.errors import InvalidInput
 from omniloom.platform.outbox import record
 
@@ -45,6 +45,11 @@ ERASED = "erased"
 RAW_FIELDS = {"email": "email", "phone": "phone", "loyalty": "loyalty_id", "device": "device_id"}
 _PROFILES = cast(Table, CustomerProfile.__table__)
 _EVENTS = cast(Table, CustomerEvent.__table__)
+_HOMES = ("SELECT origin.id, home.id, home.erased_at FROM customer_profiles AS origin "
+          "JOIN customer_profiles AS home ON home.id = coalesce(origin.merged_into, origin.id) "
+          "WHERE origin.id IN (SELECT CAST(json_array_elements_text(CAST(%s AS json)) AS VARCHAR(40)))")
+_STORED_EVENT_IDS = ("SELECT event_id FROM customer_events "
+                     "WHERE event_id IN (SELECT CAST(json_array_elements_text(CAST(%s AS json)) AS VARCHAR(80)))")
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,9 @@ def store_events(session: Session, resolved: ResolvedBatch) -> RecordedBatch:
 def _homes(session: Session, origins: Sequence[str]) -> dict[str, tuple[str, bool]]:
     """For each profile, the profile holding its rows now (itself, or the one it was merged into: merges repoint
     ``merged_into`` at the survivor, so it is never a chain) and whether that one was erased."""
+    if on_postgres(session):
+        return {profile: (home, erased_at is not None)
+                for profile, home, erased_at in fetch(session, _HOMES, json_rows(list(origins)))}
     home = aliased(CustomerProfile)
     found: dict[str, tuple[str, bool]] = {}
     for chunk in chunks(session, origins):
@@ -156,6 +164,9 @@ def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
                         ) -> tuple[list[PreparedEvent], list[PreparedEvent]]:
     client_ids = [event.event_id for event in events if event.client_id]
     stored: set[str] = set()
+    if client_ids and on_postgres(session):
+        stored.update(event_id for event_id, in fetch(session, _STORED_EVENT_IDS, json_rows(client_ids)))
+        client_ids = []
     for chunk in chunks(session, client_ids):
         stored.update(session.scalars(select(CustomerEvent.event_id)
                                       .where(member(session, CustomerEvent.event_id, chunk, "event_ids"))))
