@@ -12,8 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from omniloom.customers.history import Format as HistoryFormat
-from omniloom.customers.schemas import MAX_BATCH
+from omniloom.customers.schemas import MAX_BATCH, HistoryFormat
 from omniloom.platform.errors import OmniloomError
 from omniloom.platform.runtime import tune_garbage_collection
 from omniloom.platform.settings import Settings, get_settings

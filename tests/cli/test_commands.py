@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -115,3 +116,13 @@ def test_demo_then_serve_answers_availability(database_factory: DatabaseFactory,
     finally:
         server.terminate()
         server.wait(15)
+
+
+def test_the_command_line_loads_what_a_command_runs_only_when_it_runs_it() -> None:
+    """``omniloom --help`` and every command start without the HTTP server, the worker or the feature modules."""
+    probe = ("import sys, omniloom.cli; "
+             "print(' '.join(sorted(name for name in ('fastapi', 'uvicorn', 'nats', 'omniloom.worker', "
+             "'omniloom.demo.load', 'omniloom.customers.history', 'omniloom.syndication.exports', "
+             "'omniloom.syndication.connectors.sync', 'omniloom.catalog.service') if name in sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert loaded.stdout.strip() == ""

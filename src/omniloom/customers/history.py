@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import get_currency_precision
@@ -25,12 +25,12 @@ from babel.numbers import get_currency_precision
 from omniloom.channels import service as channels
 from omniloom.customers import service
 from omniloom.customers.intake import prepare_batch
+from omniloom.customers.schemas import HistoryFormat
 from omniloom.platform.clock import Clock
 from omniloom.platform.db import Database
 from omniloom.platform.errors import FieldError, InvalidInput
 
-Format = Literal["jsonl", "csv"]
-FORMATS: dict[str, Format] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+FORMATS: dict[str, HistoryFormat] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 IDENTIFIER_COLUMNS = ("email", "phone", "device_id", "loyalty_id", "external_ids")
 COLUMNS = ("id", "type", "channel", "timestamp", *IDENTIFIER_COLUMNS, "verified", "order_id", "amount", "currency",
            "lines", "sku", "quantity", "name", "first_name", "last_name")
@@ -50,7 +50,7 @@ class HistoryFile:
     """A checked file: its format, how many rows it holds and how to read them."""
 
     path: Path
-    format: Format
+    format: HistoryFormat
     rows: int
     default_channel: str | None
     timezone: tzinfo
@@ -108,7 +108,7 @@ def _problem(column: str, message: str) -> _RowProblem:
 # ---------------------------------------------------------------------------------------------- the file
 
 
-def open_history(path: Path, *, format: Format | None = None, default_channel: str | None = None,
+def open_history(path: Path, *, format: HistoryFormat | None = None, default_channel: str | None = None,
                  timezone: str = "UTC") -> HistoryFile:
     """Check the whole file (readable, UTF-8, a known layout) and count its rows; raises InvalidInput naming it."""
     name = str(path)

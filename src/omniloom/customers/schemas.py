@@ -10,6 +10,8 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Fiel
 from omniloom.platform.money import CurrencyCode, Money
 
 MAX_BATCH = 1000
+# The file formats of a customer history import (``omniloom customers import``).
+HistoryFormat = Literal["jsonl", "csv"]
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
 EventType = Literal["page_view", "product_view", "add_to_cart", "remove_from_cart", "checkout_started",
