@@ -301,28 +301,30 @@ class _Tracker:
         remaining = shown.rest()
         self._record(remaining, {}, sorted(remaining))
 
-    def _states(self, items: Iterable[FeedItem]) -> dict[str, tuple[str, str | None]]:
-        """Each item's state (its digest, or ``LEFT_OUT`` when it has errors) and kept Google form."""
-        states: dict[str, tuple[str, str | None]] = {}
+    def _states(self, items: Iterable[FeedItem]) -> dict[str, tuple[str, FeedItem | None]]:
+        """Each item's state (its digest, or ``LEFT_OUT`` when it has errors), with the item when it is shown."""
+        states: dict[str, tuple[str, FeedItem | None]] = {}
         for item in items:
             if has_errors(self.validator.check(item)):
                 states[item.id] = (LEFT_OUT, None)
             else:
-                kept = orjson.dumps(google_values(item)).decode() if self.keeps_google else None
-                states[item.id] = (digest(item, low_stock_threshold=self.threshold), kept)
+                states[item.id] = (digest(item, low_stock_threshold=self.threshold), item)
         return states
 
-    def _record(self, shown: dict[str, str], current: dict[str, tuple[str, str | None]], skus: Sequence[str],
+    def _record(self, shown: dict[str, str], current: dict[str, tuple[str, FeedItem | None]], skus: Sequence[str],
                 *, rewrite: bool = False) -> None:
+        """Write the rows whose state changed (and, with ``rewrite``, those of every shown item), the kept form made
+        only for the rows written: most items a catch-up compares have not changed."""
         numbered: list[dict[str, object]] = []
         unnumbered: list[dict[str, object]] = []
         for sku in skus:
             old = shown.get(sku)
-            new, kept = current.get(sku, (None, None))
+            new, item = current.get(sku, (None, None))
             was_shown = old is not None and old != LEFT_OUT
             is_shown = new is not None and new != LEFT_OUT
             if old == new and not (rewrite and is_shown):
                 continue
+            kept = orjson.dumps(google_values(item)).decode() if item is not None and self.keeps_google else None
             row = {"channel_code": self.channel.code, "sku": sku, "deleted": not is_shown, "google_row": kept,
                    "has_errors": new == LEFT_OUT}
             if old != new and (was_shown or is_shown):
