@@ -20,7 +20,7 @@ from omniloom.syndication import deltas
 from omniloom.syndication.exports import FeedExport
 from omniloom.syndication.feeds import FeedCount
 from omniloom.syndication.formats import FormatName
-from omniloom.syndication.service import feed_channel
+from omniloom.syndication.service import feed_channel, feed_items
 from tests.syndication import feed_catalog
 
 # No {channel} in the link, so that both channels' rows are alike.
@@ -175,3 +175,22 @@ def test_rows_kept_in_an_older_form_are_written_again_without_new_changes(
     response = admin.get("/channels/google/feed", params={"format": "json", "since": cursor})
     assert response.json()["items"] == []
     assert response.headers["Omniloom-Feed-Cursor"] == cursor
+
+
+def test_an_items_pickup_stores_are_the_channels_pickup_locations_with_stock_for_it(
+        admin: TestClient, product_ids: dict[str, str], database: Database) -> None:
+    ok(admin.post("/locations", json=feed_catalog.location("AAA-02", "store", ["pickup"], 52.1)))
+    ok(admin.patch("/channels/google", json={"location_codes": ["WH-1", "AMS-01", "LWR-01", "AAA-02"]}))
+    move(admin, "TEE-RED-M", "AAA-02", 4)
+
+    def pickup() -> dict[str, tuple[str, ...]]:
+        with database.read() as session:
+            return {item.id: item.pickup_stores for item in feed_items(session, channel_code="google",
+                                                                         with_stores=True)}
+
+    # WH-1 ships only and LWR-01 takes returns only: neither is a pickup store, whatever they hold.
+    assert pickup() == {"MUG-1": (), "TEE-RED-L": ("AMS-01",), "TEE-RED-M": ("AAA-02", "AMS-01")}
+    ok(admin.patch("/channels/google", json={"safety_stock": 1}))  # AMS-01 has one TEE-RED-L: none to promise
+    assert pickup() == {"MUG-1": (), "TEE-RED-L": (), "TEE-RED-M": ("AAA-02", "AMS-01")}
+    ok(admin.patch("/channels/google", json={"location_codes": ["WH-1", "AMS-01", "LWR-01"]}))
+    assert pickup() == {"MUG-1": (), "TEE-RED-L": (), "TEE-RED-M": ("AMS-01",)}

@@ -587,19 +587,22 @@ def stock_by_location(session: Session, *, policy: ChannelPolicy, skus: Sequence
 
 
 def pickup_locations(session: Session, *, policy: ChannelPolicy, skus: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    """For each of ``skus``, the channel's locations offering pickup that have some of it for the channel."""
+    """For each of ``skus``, the channel's locations offering pickup that have some of it for the channel, by code.
+
+    The locations are read first and matched in Python: joined in SQL, the planner probes the levels' index once per
+    location and SKU (20 × 2,000 probes for a batch of a feed), rather than once per SKU."""
+    codes = dict(session.execute(
+        select(_LOCATIONS.c.id, _LOCATIONS.c.code)
+        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True), _offers("pickup"))).all())
+    if not codes or not skus:
+        return {}
     free = _LEVELS.c.on_hand - _LEVELS.c.reserved - _LEVELS.c.allocated - literal(policy.safety_stock)
-    rows = session.execute(
-        select(_LEVELS.c.sku, _LOCATIONS.c.code)
-        .join_from(_LEVELS, _LOCATIONS, _LOCATIONS.c.id == _LEVELS.c.location_id)
-        .where(_LOCATIONS.c.code.in_(policy.location_codes), _LOCATIONS.c.active.is_(True), _offers("pickup"),
-               _LEVELS.c.sku.in_(skus), free > 0)
-        .order_by(_LEVELS.c.sku, _LOCATIONS.c.code)
-    )
     found: dict[str, list[str]] = {}
-    for sku, code in rows:
-        found.setdefault(sku, []).append(code)
-    return {sku: tuple(codes) for sku, codes in found.items()}
+    for sku, location_id in session.execute(select(_LEVELS.c.sku, _LEVELS.c.location_id)
+                                            .where(_LEVELS.c.sku.in_(skus), free > 0)):
+        if (code := codes.get(location_id)) is not None:
+            found.setdefault(sku, []).append(code)
+    return {sku: tuple(sorted(found_codes)) for sku, found_codes in found.items()}
 
 
 def _location_share(row: _AnyRow, policy: ChannelPolicy) -> schemas.LocationAvailability:
