@@ -11,12 +11,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import psycopg
 from sqlalchemy import ColumnElement, Table, Text, TextClause, bindparam, case, insert, text, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from omniloom.platform.db import driver_connection, json_rows
+from omniloom.platform.db import json_rows
 
 CHUNK = 500
 Column = ColumnElement[Any] | QueryableAttribute[Any]
@@ -109,16 +108,6 @@ def pair_member(session: Session, first: Column, second: Column,
     return tuple_(first, second).in_(
         text(f"SELECT pair ->> 0, pair ->> 1 FROM json_array_elements(CAST(:{name} AS json)) AS pair")
         .bindparams(bindparam(name, json_rows(list(pairs)), type_=Text())))
-
-
-def fetch(session: Session, statement: str, *parameters: Any) -> list[tuple[Any, ...]]:
-    """PostgreSQL: the rows of a fixed statement (``%s`` placeholders), as plain tuples from the driver on the
-    session's connection (in its transaction), without SQLAlchemy's compilation and result processing, which cost
-    more than the statement for the batch's thousand-row reads. Timestamps come back timezone-aware."""
-    driver: psycopg.Connection[tuple[Any, ...]] = driver_connection(session)
-    with driver.cursor() as cursor:
-        cursor.execute(statement, parameters)
-        return cursor.fetchall()
 
 
 def chunks(session: Session, values: Sequence[Any]) -> Iterator[Sequence[Any]]:

@@ -19,7 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
-from omniloom.customers.bulk import chunks, fetch, insert_rows, member, on_postgres, pair_member, update_rows
+from omniloom.customers.bulk import chunks, insert_rows, member, on_postgres, pair_member, update_rows
 from omniloom.customers.events import CustomerMerged
 from omniloom.customers.identifiers import Identifier
 from omniloom.customers.intake import PreparedEvent
@@ -31,7 +31,7 @@ from omniloom.customers.models import (
 )
 from omniloom.customers.moves import move_profiles
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import json_rows
+from omniloom.platform.db import driver_rows, json_rows
 from omniloom.platform.ids import new_id
 from omniloom.platform.outbox import OutboxEvent, outbox_row
 
@@ -130,7 +130,8 @@ class Resolver:
         if not wanted:
             return
         if on_postgres(self.session):
-            yield from fetch(self.session, _KNOWN_IDENTIFIERS, json_rows([(i.kind, i.value) for i in wanted]))
+            yield from driver_rows(self.session, _KNOWN_IDENTIFIERS,
+                                   (json_rows([(i.kind, i.value) for i in wanted]),))
             return
         for chunk in chunks(self.session, wanted):
             yield from self.session.execute(
@@ -196,7 +197,8 @@ class Resolver:
         value, verified) of their emails and loyalty ids."""
         if on_postgres(self.session):
             ids = json_rows(profile_ids)
-            return fetch(self.session, _PROFILES_AND_MEMBERS, ids, ids), fetch(self.session, _WEIGHED_IDENTIFIERS, ids)
+            return (driver_rows(self.session, _PROFILES_AND_MEMBERS, (ids, ids)),
+                    driver_rows(self.session, _WEIGHED_IDENTIFIERS, (ids,)))
         profiles = self.session.execute(
             select(CustomerProfile.id, CustomerProfile.created_at, CustomerProfile.merged_into)
             .where(member(self.session, CustomerProfile.id, profile_ids, "ids")

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from omniloom.customers import loyalty
-from omniloom.customers.bulk import chunks, fetch, insert_rows, member, on_postgres, pair_member, update_rows
+from omniloom.customers.bulk import chunks, insert_rows, member, on_postgres, pair_member, update_rows
 from omniloom.customers.errors import CustomerNotFound, MergeNotUndoable
 from omniloom.customers.events import ConsentChanged, CustomerErased, CustomerUnmerged
 from omniloom.customers.identifiers import PRIORITY, Identifier
@@ -33,7 +33,7 @@ from omniloom.customers.moves import return_rows
 from omniloom.customers.resolution import Resolver
 from omniloom.customers.schemas import PURPOSES, ConsentIn
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import Database, json_rows
+from omniloom.platform.db import Database, driver_rows, json_rows
 from omniloom.platform.errors import InvalidInput
 from omniloom.platform.outbox import record
 
@@ -148,7 +148,7 @@ def _homes(session: Session, origins: Sequence[str]) -> dict[str, tuple[str, boo
     ``merged_into`` at the survivor, so it is never a chain) and whether that one was erased."""
     if on_postgres(session):
         return {profile: (home, erased_at is not None)
-                for profile, home, erased_at in fetch(session, _HOMES, json_rows(list(origins)))}
+                for profile, home, erased_at in driver_rows(session, _HOMES, (json_rows(list(origins)),))}
     home = aliased(CustomerProfile)
     found: dict[str, tuple[str, bool]] = {}
     for chunk in chunks(session, origins):
@@ -165,11 +165,11 @@ def _without_duplicates(session: Session, events: Sequence[PreparedEvent]
     client_ids = [event.event_id for event in events if event.client_id]
     stored: set[str] = set()
     if client_ids and on_postgres(session):
-        stored.update(event_id for event_id, in fetch(session, _STORED_EVENT_IDS, json_rows(client_ids)))
-        client_ids = []
-    for chunk in chunks(session, client_ids):
-        stored.update(session.scalars(select(CustomerEvent.event_id)
-                                      .where(member(session, CustomerEvent.event_id, chunk, "event_ids"))))
+        stored.update(event_id for event_id, in driver_rows(session, _STORED_EVENT_IDS, (json_rows(client_ids),)))
+    else:
+        for chunk in chunks(session, client_ids):
+            stored.update(session.scalars(select(CustomerEvent.event_id)
+                                          .where(member(session, CustomerEvent.event_id, chunk, "event_ids"))))
     fresh: list[PreparedEvent] = []
     duplicates: list[PreparedEvent] = []
     for event in events:

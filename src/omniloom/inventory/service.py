@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, cast
 
 import orjson
-import psycopg
-from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
@@ -81,7 +79,7 @@ from omniloom.inventory.events import (
 from omniloom.inventory.ledger import CYCLE_COUNT, MAX_ON_HAND, MovementReason, sign_problem
 from omniloom.inventory.models import InventoryLevel, InventoryMovement, Location, Reservation, ReservationLine
 from omniloom.platform.clock import Clock
-from omniloom.platform.db import UTCDateTime, driver_connection, json_rows
+from omniloom.platform.db import UTCDateTime, driver_rows, json_rows
 from omniloom.platform.errors import FieldError, InvalidInput, OmniloomError
 from omniloom.platform.ids import new_id
 from omniloom.platform.outbox import outbox_row, record
@@ -527,8 +525,8 @@ def channel_availability(session: Session, *, sku: str, channel: str, clock: Clo
     policy = policy or channel_policy(session, channel)
     rows: Sequence[Any]
     if session.get_bind().dialect.name == "postgresql":
-        rows = _driver_rows(session, _CHANNEL_STOCK_OF_JSON, {"sku": sku, "codes": json_rows(policy.location_codes),
-                                                              "now": clock.now()})
+        rows = driver_rows(session, _CHANNEL_STOCK_OF_JSON, {"sku": sku, "codes": json_rows(policy.location_codes),
+                                                             "now": clock.now()}, named=True)
     else:
         rows = session.execute(_CHANNEL_STOCK, {"sku": sku, "codes": policy.location_codes, "now": clock.now()}).all()
     if all(row.on_hand is None for row in rows) and missing_skus(session, [sku]):
@@ -748,7 +746,7 @@ def _batch_facts(session: Session, *, channels: Sequence[str], skus: Sequence[st
                  ) -> tuple[dict[str, ChannelPolicy], Sequence[_Level | _AnyRow]]:
     """The policies of those of ``channels`` that exist, and the levels of ``skus`` at their active locations."""
     if session.get_bind().dialect.name == "postgresql":
-        [(policy_rows, level_rows)] = _driver_rows(session, _BATCH_FACTS, {"channels": json_rows(channels),
+        [(policy_rows, level_rows)] = driver_rows(session, _BATCH_FACTS, {"channels": json_rows(channels),
                                                                            "skus": json_rows(skus)})
         policies = {code: ChannelPolicy(code=code, location_codes=tuple(location_codes), safety_stock=safety_stock,
                                         max_exposed=max_exposed, active=active)
@@ -808,17 +806,6 @@ def _snapshot(session: Session, request: _Request, *, level_ids: Sequence[int] |
     return _Snapshot(plan, {row.id: row.location_id for row in rows})
 
 
-def _driver_rows(session: Session, statement: str, parameters: dict[str, Any]) -> list[Any]:
-    """PostgreSQL: run ``statement`` in the session's transaction through psycopg itself, rows as named tuples.
-
-    The reservation path's few fixed statements skip SQLAlchemy's execution layer, which costs more CPU than
-    psycopg's own work and the statement's in the database."""
-    driver: psycopg.Connection[Any] = driver_connection(session)
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(statement, parameters)
-        return list(cursor.fetchall())
-
-
 def _hold(session: Session, request: _Request, snapshot: _Snapshot, clock: Clock) -> bool:
     """Take the planned units with conditional UPDATEs and write the reservation, its lines and its event.
 
@@ -848,7 +835,7 @@ def _hold_in_one_statement(session: Session, holds: Sequence[tuple[_Request, Pla
               "safety": request.channel.safety_stock}
              for request, plan in holds for allocation in plan.allocations]
     events = [outbox_row(_created_event(request, plan), clock=clock) for request, plan in holds]
-    [(written,)] = _driver_rows(session, _HOLD_AND_WRITE, {
+    [(written,)] = driver_rows(session, _HOLD_AND_WRITE, {
         "now": holds[0][0].now, "reservations": json_rows(reservations), "lines": json_rows(lines),
         "events": json_rows(events),
     })
